@@ -1,0 +1,27 @@
+/* host/runtime/launch.c: setting a kernel's arguments and enqueueing it over n elements. */
+#include "launch.h"
+
+#include "error.h"
+
+/* Work-items per compute unit that keep a device busy on element-wise kernels; beyond this the
+ * grid-stride loop takes over. */
+#define ITEMS_PER_CU 4096
+#define GROUP_MULTIPLE 64
+
+static size_t global_size(const clmp_ctx *ctx, size_t n) {
+  size_t cap = (size_t)(ctx->info.compute_units ? ctx->info.compute_units : 1) * ITEMS_PER_CU;
+  size_t g = n < cap ? n : cap;
+  return (g + GROUP_MULTIPLE - 1) / GROUP_MULTIPLE * GROUP_MULTIPLE;
+}
+
+clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
+                            const clmp__arg *args, int nargs, size_t n) {
+  for (int i = 0; i < nargs; i++) {
+    cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
+    if (err != CL_SUCCESS) return CLMP_FAIL(err, "clSetKernelArg(%s, %d)", name, i);
+  }
+  size_t g = global_size(ctx, n);
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &g, NULL, 0, NULL, NULL);
+  return err == CL_SUCCESS ? CLMP_SUCCESS
+                           : CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu items)", name, g);
+}

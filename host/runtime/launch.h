@@ -1,0 +1,20 @@
+/* host/runtime/launch.h: setting a kernel's arguments and enqueueing it over n elements. */
+#ifndef CLMP_HOST_LAUNCH_H
+#define CLMP_HOST_LAUNCH_H
+
+#include "runtime.h"
+
+typedef struct clmp__arg {
+  size_t size;
+  const void *value;
+} clmp__arg;
+
+/* An argument from an lvalue: CLMP_ARG(mem), CLMP_ARG(n). */
+#define CLMP_ARG(x) ((clmp__arg){sizeof(x), &(x)})
+
+/* Sets nargs arguments, then enqueues a 1-D range that covers n elements (kernels loop with a
+ * grid stride, so the range may be smaller than n). Does not wait. */
+clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
+                            const clmp__arg *args, int nargs, size_t n);
+
+#endif

@@ -1,0 +1,71 @@
+/* host/runtime/runtime.h: the context, device discovery and program builds, as the rest of the
+ * library sees them (internal). */
+#ifndef CLMP_HOST_RUNTIME_H
+#define CLMP_HOST_RUNTIME_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clmp/device.h"
+
+/* One OpenCL device as found: its description and its handles. */
+typedef struct clmp__device {
+  clmp_device_info info;
+  cl_platform_id platform;
+  cl_device_id device;
+} clmp__device;
+
+/* Counters of the program cache, per context (tests and benchmarks read them). */
+typedef struct clmp__cache_stats {
+  unsigned long memory_hits; /* served from the context's own table */
+  unsigned long disk_hits;   /* loaded from a valid on-disk binary */
+  unsigned long disk_misses; /* no entry on disk (or the cache is off) */
+  unsigned long disk_rejects; /* an entry existed but was damaged, stale or refused */
+  unsigned long disk_writes; /* entries written */
+  unsigned long write_failures; /* entries that could not be written (the build still worked) */
+} clmp__cache_stats;
+
+typedef struct clmp__program clmp__program; /* a built program and its kernels */
+
+struct clmp_ctx {
+  clmp_device_info info;
+  int is_ref;
+  cl_platform_id platform;
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;
+  clmp__program *programs;
+  clmp__cache_stats cache;
+};
+
+/* Enumerates every OpenCL device (malloc'ed array, *count may be 0). */
+clmp_status clmp__devices_enumerate(clmp__device **out, size_t *count);
+
+/* A built program for kernel file <name>.cl with extra build options (may be NULL), owned by the
+ * context and kept for its lifetime: the disk cache is consulted and filled as needed. */
+clmp_status clmp__program_get(clmp_ctx *ctx, const char *name, const char *options,
+                              cl_program *out);
+
+/* A kernel from such a program, created once and owned by the context. Not thread-safe: a
+ * context is used from one thread at a time. */
+clmp_status clmp__kernel_get(clmp_ctx *ctx, const char *program, const char *options,
+                             const char *kernel, cl_kernel *out);
+
+/* Releases every program and kernel of the context. */
+void clmp__programs_free(clmp_ctx *ctx);
+
+/* The source of kernel file <name>.cl: from CLMP_KERNEL_DIR when set, else embedded. *out is
+ * malloc'ed and NUL-terminated. */
+clmp_status clmp__source_load(const char *name, char **out, size_t *len);
+
+/* The disk cache. Its folder (NULL when disabled) and a lookup / store of one program binary
+ * under a full key; load returns 1 on a valid entry, 0 on none, -1 on a damaged one. */
+const char *clmp__cache_dir(char *buf, size_t size);
+int clmp__cache_load(const char *dir, const char *key, size_t key_len, unsigned char **bin,
+                     size_t *bin_len);
+int clmp__cache_store(const char *dir, const char *key, size_t key_len, const unsigned char *bin,
+                      size_t bin_len);
+
+#endif

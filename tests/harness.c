@@ -1,0 +1,40 @@
+/* tests/harness.c: the shared CUnit runner and helpers of clmp's test programs. */
+#include "harness.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int clmp_test_main(CU_SuiteInfo *suites) {
+  if (CU_initialize_registry() != CUE_SUCCESS) {
+    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+    return 2;
+  }
+  if (CU_register_suites(suites) != CUE_SUCCESS) {
+    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+    CU_cleanup_registry();
+    return 2;
+  }
+  CU_basic_set_mode(CU_BRM_VERBOSE);
+  CU_basic_run_tests();
+  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  unsigned suites_failed = CU_get_number_of_suites_failed();
+  unsigned run = CU_get_number_of_tests_run();
+  CU_cleanup_registry();
+  printf("\n");
+  return (failed || suites_failed || run == 0) ? 1 : 0;
+}
+
+uint64_t clmp_test_stride(void) {
+  const char *s = getenv("CLMP_TEST_STRIDE");
+  if (!s || !*s) return 1;
+  unsigned long long v = strtoull(s, NULL, 10);
+  return v ? (uint64_t)v : 1;
+}
+
+uint64_t clmp_test_rand(uint64_t *state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}

@@ -1,0 +1,34 @@
+/* tests/harness.h: the shared CUnit runner and helpers of clmp's test programs. */
+#ifndef CLMP_TESTS_HARNESS_H
+#define CLMP_TESTS_HARNESS_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Runs the NULL-terminated suites with CUnit's basic interface (verbose), prints the summary and
+ * returns the process exit status: 0 only when every assertion passed and none failed to run. */
+int clmp_test_main(CU_SuiteInfo *suites);
+
+/* The stride of exhaustive sweeps: 1 (every input) unless CLMP_TEST_STRIDE says otherwise, as in
+ * the valgrind run, where memory checking, not numerics, is the point. */
+uint64_t clmp_test_stride(void);
+
+/* A small, seeded generator (splitmix64), so that random inputs are reproducible. */
+uint64_t clmp_test_rand(uint64_t *state);
+
+/* Fails the current test with both values printed when they differ. */
+#define CLMP_ASSERT_EQ_U64(got, want, what)                                                    \
+  do {                                                                                      \
+    unsigned long long g_ = (unsigned long long)(got), w_ = (unsigned long long)(want);     \
+    if (g_ != w_) {                                                                         \
+      char m_[256];                                                                         \
+      snprintf(m_, sizeof m_, "%s: got %llu (0x%llx), want %llu (0x%llx)", (what), g_, g_, w_, \
+               w_);                                                                         \
+      CU_FAIL(m_);                                                                          \
+    } else {                                                                                \
+      CU_PASS(what);                                                                        \
+    }                                                                                       \
+  } while (0)
+
+#endif
