@@ -17,18 +17,4 @@ uint64_t clmp_test_stride(void);
 /* A small, seeded generator (splitmix64), so that random inputs are reproducible. */
 uint64_t clmp_test_rand(uint64_t *state);
 
-/* Fails the current test with both values printed when they differ. */
-#define CLMP_ASSERT_EQ_U64(got, want, what)                                                    \
-  do {                                                                                      \
-    unsigned long long g_ = (unsigned long long)(got), w_ = (unsigned long long)(want);     \
-    if (g_ != w_) {                                                                         \
-      char m_[256];                                                                         \
-      snprintf(m_, sizeof m_, "%s: got %llu (0x%llx), want %llu (0x%llx)", (what), g_, g_, w_, \
-               w_);                                                                         \
-      CU_FAIL(m_);                                                                          \
-    } else {                                                                                \
-      CU_PASS(what);                                                                        \
-    }                                                                                       \
-  } while (0)
-
 #endif

@@ -138,6 +138,13 @@ static clmp_status build_from_source(clmp_ctx *ctx, const char *name, const char
   return CLMP_SUCCESS;
 }
 
+/* Mesa Rusticl (22.x) aborts the whole process on a program binary it cannot parse (a panic in
+ * program.rs, "unknown version") instead of returning CL_INVALID_BINARY, so binaries are never
+ * handed to it; its compiler takes milliseconds, so nothing is lost. */
+int clmp__binary_cache_usable(const clmp_device_info *info) {
+  return strcmp(info->platform, "rusticl") != 0;
+}
+
 static clmp_status build(clmp_ctx *ctx, const char *name, const char *options, cl_program *out) {
   clmp_status st = CLMP_SUCCESS;
   char *src = NULL, *opts = NULL, *key = NULL, dirbuf[4096];
@@ -146,7 +153,8 @@ static clmp_status build(clmp_ctx *ctx, const char *name, const char *options, c
   opts = build_options(ctx, options);
   key = opts ? cache_key(ctx, opts, src, &key_len) : NULL;
   if (!key) CLMP_RAISE(CLMP_ERR_OUT_OF_HOST_MEMORY, "build options of %s", name);
-  const char *dir = clmp__cache_dir(dirbuf, sizeof dirbuf);
+  const char *dir =
+      clmp__binary_cache_usable(&ctx->info) ? clmp__cache_dir(dirbuf, sizeof dirbuf) : NULL;
   if (!dir) ctx->cache.disk_misses++;
   if (dir && build_from_cache(ctx, dir, key, key_len, opts, out)) goto cleanup;
   CLMP_TRY(build_from_source(ctx, name, src, opts, out));

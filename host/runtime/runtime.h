@@ -53,6 +53,9 @@ clmp_status clmp__program_get(clmp_ctx *ctx, const char *name, const char *optio
 clmp_status clmp__kernel_get(clmp_ctx *ctx, const char *program, const char *options,
                              const char *kernel, cl_kernel *out);
 
+/* Whether program binaries of this device may go through the disk cache (see program.c). */
+int clmp__binary_cache_usable(const clmp_device_info *info);
+
 /* Releases every program and kernel of the context. */
 void clmp__programs_free(clmp_ctx *ctx);
 

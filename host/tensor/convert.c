@@ -7,10 +7,13 @@
 #define F32_SIGN      0x80000000u
 #define F32_ABS       0x7FFFFFFFu
 #define F32_INF       0x7F800000u
+#define F32_QUIET     0x00400000u
 #define F32_MANT      0x007FFFFFu
 #define F32_MANT_BITS 23
 #define F32_HIDDEN    0x00800000u /* the implicit leading 1 of a normal fp32 */
+#define F32_EXP_2M14  113         /* fp32 biased exponent of 2^-14, fp16's smallest normal */
 
+#define F16_SIGN       0x8000u
 #define F16_INF        0x7C00u
 #define F16_QUIET      0x0200u
 #define F16_MANT       0x03FFu
@@ -22,7 +25,6 @@
 #define F16_OVERFLOW   0x477FF000u /* |x| >= 65520 (halfway 65504..65536) rounds to inf */
 #define F16_MIN_NORMAL 0x38800000u /* 2^-14 as fp32 */
 #define F16_HALF_MIN   0x33000000u /* 2^-25: at or below it, everything rounds to zero */
-#define F32_EXP_2M14   113         /* fp32 biased exponent of 2^-14 */
 #define F16_SUB_SHIFT0 126 /* shift of a 24-bit fp32 significand to units of 2^-24 is 126-e */
 
 #define BF16_QUIET     0x0040u
@@ -66,11 +68,13 @@ uint16_t clmp_f32_to_f16(float x) {
   return (uint16_t)(sign | shift_round_even(m, F16_SUB_SHIFT0 - e));
 }
 
+/* A NaN widens quieted, payload kept (IEEE 754 conversion; what F16C and vload_half do). */
 float clmp_f16_to_f32(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << F16_SIGN_SHIFT;
+  uint32_t sign = (uint32_t)(h & F16_SIGN) << F16_SIGN_SHIFT;
   uint32_t e = (h >> F16_MANT_BITS) & F16_EXP_MASK;
   uint32_t m = h & F16_MANT;
-  if (e == F16_EXP_MASK) return f32_from_bits(sign | F32_INF | (m << F16_DROPPED));
+  if (e == F16_EXP_MASK)
+    return f32_from_bits(sign | F32_INF | (m ? F32_QUIET : 0) | m << F16_DROPPED);
   if (e != 0)
     return f32_from_bits(sign | ((((e << F16_MANT_BITS) | m) << F16_DROPPED) + F16_REBIAS));
   if (m == 0) return f32_from_bits(sign);
@@ -84,8 +88,7 @@ float clmp_f16_to_f32(uint16_t h) {
 }
 
 /* Rounding by integer add: a carry out of the mantissa bumps the exponent, and one out of the
- * largest finite value lands exactly on inf. NaN is handled first so that it cannot round to inf.
- */
+ * largest finite value lands exactly on inf. NaN goes first, so that it cannot round to inf. */
 uint16_t clmp_f32_to_bf16(float x) {
   uint32_t u = f32_bits(x);
   if ((u & F32_ABS) > F32_INF) return (uint16_t)((u >> BF16_SHIFT) | BF16_QUIET);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# scripts/test.sh: sets everything up and runs the whole test suite: installs what is missing,
+# builds, runs every CUnit suite on every OpenCL device present (PoCL and Mesa Rusticl's
+# llvmpipe), then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, and the
+# host-side suites under valgrind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+export RUSTICL_ENABLE=llvmpipe
+# The test of `clmp devices` checks that both OpenCL implementations are found.
+export CLMP_TEST_EXPECT_PLATFORMS="Portable Computing Language,rusticl"
+
+bash scripts/deps.sh
+
+echo "== build (RelWithDebInfo, valgrind tests on)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMP_VALGRIND=ON >/dev/null
+cmake --build build -j "$JOBS"
+build/tools/clmp devices
+
+echo "== tests"
+(cd build && ctest --output-on-failure -j "$JOBS")
+
+echo "== tests, sanitizer build (address, undefined)"
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCLMP_SANITIZE=ON >/dev/null
+cmake --build build-sanitize -j "$JOBS"
+(cd build-sanitize && ctest --output-on-failure -j "$JOBS")
+echo "== all tests passed"

@@ -1,0 +1,510 @@
+/* tests/test_cli.c: the clmp command run the way a user runs it, as a child process: exit
+ * statuses, help texts, and `clmp devices` as a table and as JSON, with and without OpenCL. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "clmp/version.h"
+#include "harness.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The command's exit statuses (tools/clmp/cli.h). */
+#define EXIT_OK     0
+#define EXIT_FAILED 1
+#define EXIT_USAGE  2
+
+#define MAX_ARGS       8    /* arguments after the program name */
+#define CMD_TEXT_MAX   1024 /* the command line as messages show it */
+#define MESSAGE_MAX    (64 * 1024)
+#define READ_CHUNK     4096
+#define TEMP_TEMPLATE  "clmp-test-cli-XXXXXX"
+#define NO_DEVICE_NAME "nosuchdevice"
+#define NO_ICD_NAME    "no-icd" /* the empty vendors folder under temp_root */
+
+/* Names of the variables through which the ICD loaders (ocl-icd, Khronos) find OpenCL drivers. */
+#define ICD_VENDORS_VAR   "OCL_ICD_VENDORS"
+#define ICD_VENDORS_PATH  "OPENCL_VENDOR_PATH"
+#define ICD_FILENAMES_VAR "OCL_ICD_FILENAMES"
+
+/* One finished run of the clmp program. */
+struct run {
+  char cmd[CMD_TEXT_MAX]; /* the environment changes and the command line, for messages */
+  int exit_code;          /* the exit status, or -1 when it did not exit normally */
+  int term_signal;        /* the signal that ended it, 0 if none */
+  char *out;              /* everything it wrote on stdout (NUL-terminated, malloc'd) */
+  char *err;              /* everything it wrote on stderr */
+};
+
+static const char *clmp_path;     /* CLMP_TEST_CLMP: the built clmp program */
+static char temp_root[PATH_MAX];  /* a folder for the captured output and the empty ICD dir */
+static char no_icd_dir[PATH_MAX]; /* an empty vendors folder: no OpenCL driver at all */
+static char env_vendors[PATH_MAX + sizeof ICD_VENDORS_VAR + 1];
+static char env_vendor_path[PATH_MAX + sizeof ICD_VENDORS_PATH + 1];
+
+/* Children run without CLMP_DEVICE, so that "auto" means the library's own choice. An entry
+ * without '=' removes the variable; NAME=value sets it. */
+static const char *const default_env[] = {"CLMP_DEVICE", NULL};
+static const char *const bad_device_env[] = {"CLMP_DEVICE=" NO_DEVICE_NAME, NULL};
+static const char *no_opencl_env[] = {env_vendors, env_vendor_path, ICD_FILENAMES_VAR,
+                                      "CLMP_DEVICE", NULL};
+
+/* The fields that every element of `clmp devices --json` carries, with their JSON types. */
+static const struct {
+  const char *key;
+  cJSON_bool (*is)(const cJSON *);
+} device_fields[] = {
+    {"id", cJSON_IsString},
+    {"name", cJSON_IsString},
+    {"platform", cJSON_IsString},
+    {"type", cJSON_IsString},
+    {"compute_units", cJSON_IsNumber},
+    {"global_mem_bytes", cJSON_IsNumber},
+    {"max_alloc_bytes", cJSON_IsNumber},
+    {"fp16", cJSON_IsBool},
+    {"unified_memory", cJSON_IsBool},
+    {"auto", cJSON_IsBool},
+};
+#define N_DEVICE_FIELDS (sizeof device_fields / sizeof *device_fields)
+
+/* --- running the program ---------------------------------------------------------------------- */
+
+/* Whether environ's entry "NAME=value" names a variable that extra sets or removes. */
+static bool env_overridden(const char *entry, const char *const *extra) {
+  size_t name_len = strcspn(entry, "=");
+  for (; *extra; extra++) {
+    size_t len = strcspn(*extra, "=");
+    if (len == name_len && !strncmp(entry, *extra, len)) return true;
+  }
+  return false;
+}
+
+/* The child's environment: ours, less the variables that extra names, plus those it sets. The
+ * array is malloc'd; its strings are borrowed. */
+static char **child_env(const char *const *extra) {
+  size_t n = 0, n_extra = 0, k = 0;
+  while (environ[n]) n++;
+  while (extra[n_extra]) n_extra++;
+  char **env = malloc((n + n_extra + 1) * sizeof *env);
+  if (!env) return NULL;
+  for (size_t i = 0; extra[i]; i++)
+    if (strchr(extra[i], '=')) env[k++] = (char *)extra[i];
+  for (size_t i = 0; i < n; i++)
+    if (!env_overridden(environ[i], extra)) env[k++] = environ[i];
+  env[k] = NULL;
+  return env;
+}
+
+/* Appends a and b to r->cmd, as much as fits. */
+static void cmd_append(struct run *r, const char *a, const char *b) {
+  size_t used = strlen(r->cmd);
+  snprintf(r->cmd + used, sizeof r->cmd - used, "%s%s", a, b);
+}
+
+/* "env -u VAR VAR=x /path/clmp a b": what ran, as a command that can be pasted into a shell. */
+static void describe(struct run *r, const char *const *extra, const char *const *args) {
+  r->cmd[0] = '\0';
+  if (*extra) cmd_append(r, "env ", "");
+  for (; *extra; extra++) {
+    cmd_append(r, strchr(*extra, '=') ? "" : "-u ", *extra);
+    cmd_append(r, " ", "");
+  }
+  cmd_append(r, clmp_path, "");
+  for (; *args; args++) cmd_append(r, " ", *args);
+}
+
+/* dir/name into buf; false if it does not fit. */
+static bool path_join(char *buf, size_t size, const char *dir, const char *name) {
+  int n = snprintf(buf, size, "%s/%s", dir, name);
+  return n > 0 && (size_t)n < size;
+}
+
+/* An anonymous temporary file under temp_root, or -1. */
+static int temp_file(void) {
+  char path[PATH_MAX];
+  if (!path_join(path, sizeof path, temp_root, "out-XXXXXX")) return -1;
+  int fd = mkstemp(path);
+  if (fd >= 0) unlink(path);
+  return fd;
+}
+
+/* The whole content of fd, from its start, as a malloc'd string; closes fd. */
+static char *read_all(int fd) {
+  size_t len = 0, cap = READ_CHUNK;
+  char *buf = malloc(cap + 1);
+  ssize_t got = 0;
+  if (buf && lseek(fd, 0, SEEK_SET) == 0) {
+    while ((got = read(fd, buf + len, cap - len)) > 0) {
+      len += (size_t)got;
+      if (len == cap) {
+        char *bigger = realloc(buf, 2 * cap + 1);
+        if (!bigger) break;
+        buf = bigger, cap *= 2;
+      }
+    }
+  }
+  if (buf) buf[len] = '\0';
+  close(fd);
+  return buf;
+}
+
+/* Starts clmp with args (NULL-terminated) and the environment changes in extra, stdout and
+ * stderr going to out_fd and err_fd; waits for it. Returns false if it could not be run. */
+static bool spawn_wait(struct run *r, const char *const *extra, const char *const *args, int out_fd,
+                       int err_fd) {
+  char *argv[MAX_ARGS + 2] = {(char *)clmp_path};
+  for (size_t i = 0; args[i] && i < MAX_ARGS; i++) argv[i + 1] = (char *)args[i];
+  char **env = child_env(extra);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
+  pid_t pid;
+  int err = env ? posix_spawn(&pid, clmp_path, &fa, NULL, argv, env) : ENOMEM;
+  posix_spawn_file_actions_destroy(&fa);
+  free(env);
+  int ws = 0;
+  if (err || waitpid(pid, &ws, 0) != pid) {
+    fprintf(stderr, "cannot run %s: %s\n", r->cmd, strerror(err ? err : errno));
+    return false;
+  }
+  r->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+  r->term_signal = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
+  return true;
+}
+
+/* Runs clmp as described at spawn_wait and captures its output into r (free with run_free). */
+static bool run_clmp(struct run *r, const char *const *extra, const char *const *args) {
+  memset(r, 0, sizeof *r);
+  r->exit_code = -1;
+  describe(r, extra, args);
+  int out_fd = temp_file(), err_fd = temp_file();
+  bool ok = out_fd >= 0 && err_fd >= 0 && spawn_wait(r, extra, args, out_fd, err_fd);
+  r->out = out_fd >= 0 ? read_all(out_fd) : NULL;
+  r->err = err_fd >= 0 ? read_all(err_fd) : NULL;
+  return ok && r->out && r->err;
+}
+
+static void run_free(struct run *r) {
+  free(r->out);
+  free(r->err);
+  r->out = r->err = NULL;
+}
+
+#define ARGS(...)             ((const char *const[]){__VA_ARGS__, NULL})
+#define RUN(r, extra, ...)    run_clmp((r), (extra), ARGS(__VA_ARGS__))
+#define EXPECT(r, cond, what) expect(__LINE__, (r), (cond), (what))
+#define EXPECT_EXIT(r, code)  expect_exit(__LINE__, (r), (code))
+#define EXPECT_IN(r, text, needle) \
+  EXPECT((r), contains((text), (needle)), "output has '" needle "'")
+
+/* --- assertions that show the run ------------------------------------------------------------- */
+
+static bool contains(const char *text, const char *needle) {
+  return text && strstr(text, needle);
+}
+
+/* Records one assertion; on failure the message holds the command, its exit status and output. */
+static void expect(unsigned line, const struct run *r, bool ok, const char *what) {
+  static char msg[MESSAGE_MAX];
+  char ended[64] = "";
+  if (r->term_signal) snprintf(ended, sizeof ended, " (killed by signal %d)", r->term_signal);
+  if (ok) {
+    snprintf(msg, sizeof msg, "%s: %s", r->cmd, what);
+  } else {
+    snprintf(msg, sizeof msg,
+             "%s\n    command: %s\n    exit status: %d%s\n    --- stdout ---\n%s\n    --- stderr "
+             "---\n%s",
+             what, r->cmd, r->exit_code, ended, r->out ? r->out : "(none)",
+             r->err ? r->err : "(none)");
+  }
+  CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
+}
+
+static void expect_exit(unsigned line, const struct run *r, int code) {
+  char what[64];
+  snprintf(what, sizeof what, "exit status %d", code);
+  expect(line, r, r->exit_code == code && !r->term_signal, what);
+}
+
+/* --- suite set-up ----------------------------------------------------------------------------- */
+
+static int suite_init(void) {
+  clmp_path = getenv("CLMP_TEST_CLMP");
+  if (!clmp_path || !*clmp_path) {
+    fprintf(stderr, "test_cli: CLMP_TEST_CLMP is not set: it must hold the path of the built clmp "
+                    "program (ctest sets it)\n");
+    return 1;
+  }
+  const char *tmp = getenv("TMPDIR");
+  if (!path_join(temp_root, sizeof temp_root, tmp && *tmp ? tmp : "/tmp", TEMP_TEMPLATE) ||
+      !mkdtemp(temp_root)) {
+    fprintf(stderr, "test_cli: cannot create %s: %s\n", temp_root, strerror(errno));
+    return 1;
+  }
+  if (!path_join(no_icd_dir, sizeof no_icd_dir, temp_root, NO_ICD_NAME) ||
+      mkdir(no_icd_dir, S_IRWXU) != 0) {
+    fprintf(stderr, "test_cli: cannot create %s: %s\n", no_icd_dir, strerror(errno));
+    rmdir(temp_root);
+    return 1;
+  }
+  snprintf(env_vendors, sizeof env_vendors, ICD_VENDORS_VAR "=%s", no_icd_dir);
+  snprintf(env_vendor_path, sizeof env_vendor_path, ICD_VENDORS_PATH "=%s", no_icd_dir);
+  return 0;
+}
+
+static int suite_cleanup(void) {
+  rmdir(no_icd_dir);
+  rmdir(temp_root);
+  return 0;
+}
+
+/* --- the top-level command -------------------------------------------------------------------- */
+
+static void test_help(void) {
+  struct run r;
+  RUN(&r, default_env, "--help");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, "devices");
+  run_free(&r);
+}
+
+static void test_no_arguments(void) {
+  struct run r;
+  run_clmp(&r, default_env, (const char *const[]){NULL});
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  EXPECT_IN(&r, r.err, "usage");
+  run_free(&r);
+}
+
+static void test_version(void) {
+  struct run r;
+  RUN(&r, default_env, "--version");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, CLMP_VERSION_STRING);
+  run_free(&r);
+}
+
+static void test_unknown_command(void) {
+  struct run r;
+  RUN(&r, default_env, "nosuch");
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  EXPECT_IN(&r, r.err, "'nosuch' is not a clmp command");
+  run_free(&r);
+}
+
+/* --- clmp devices: usage ---------------------------------------------------------------------- */
+
+static void test_devices_help(void) {
+  struct run r;
+  RUN(&r, default_env, "devices", "--help");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, "--json");
+  run_free(&r);
+}
+
+static void test_devices_bad_option(void) {
+  struct run r;
+  RUN(&r, default_env, "devices", "--bogus");
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  EXPECT_IN(&r, r.err, "--bogus");
+  run_free(&r);
+}
+
+static void test_devices_extra_argument(void) {
+  struct run r;
+  RUN(&r, default_env, "devices", "extra");
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  EXPECT_IN(&r, r.err, "extra");
+  run_free(&r);
+}
+
+/* --- clmp devices: the table ------------------------------------------------------------------ */
+
+/* What the table shows: rows are "<mark> <id> ...", mark '*' on the one "auto" picks. */
+struct table_scan {
+  int marked; /* rows marked '*' */
+  int ref;    /* rows whose id is "ref" */
+  int auto_line;
+};
+
+static void scan_table(const char *text, struct table_scan *s) {
+  memset(s, 0, sizeof *s);
+  for (const char *line = text; line && *line;) {
+    bool row = line[0] == '*' || (line[0] == ' ' && line[1] == ' ' && line[2] != ' ');
+    if (row && line[0] == '*') s->marked++;
+    if (row && !strncmp(line + 2, "ref ", strlen("ref "))) s->ref++;
+    if (!strncmp(line, "auto:", strlen("auto:"))) s->auto_line++;
+    const char *nl = strchr(line, '\n');
+    line = nl ? nl + 1 : NULL;
+  }
+}
+
+static void test_devices_table(void) {
+  struct run r;
+  struct table_scan s;
+  RUN(&r, default_env, "devices");
+  EXPECT_EXIT(&r, EXIT_OK);
+  scan_table(r.out ? r.out : "", &s);
+  EXPECT(&r, s.ref == 1, "one row with id 'ref'");
+  EXPECT(&r, s.marked == 1, "exactly one row marked '*'");
+  EXPECT(&r, s.auto_line == 1, "one 'auto:' line");
+  run_free(&r);
+}
+
+/* --- clmp devices --json ---------------------------------------------------------------------- */
+
+/* Runs `clmp devices --json` with extra; returns the parsed document (NULL after a failed check).
+ */
+static cJSON *devices_json(struct run *r, const char *const *extra) {
+  RUN(r, extra, "devices", "--json");
+  EXPECT_EXIT(r, EXIT_OK);
+  cJSON *root = r->out ? cJSON_Parse(r->out) : NULL;
+  EXPECT(r, root != NULL, "stdout parses as JSON");
+  cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "devices");
+  EXPECT(r, cJSON_IsArray(list) && cJSON_GetArraySize(list) > 0, "a non-empty \"devices\" array");
+  if (cJSON_IsArray(list) && cJSON_GetArraySize(list) > 0) return root;
+  cJSON_Delete(root);
+  return NULL;
+}
+
+static const char *string_of(const cJSON *obj, const char *key) {
+  const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+  return s ? s : "";
+}
+
+/* Every element carries every field of device_fields with its type. */
+static void check_device_fields(const struct run *r, const cJSON *list) {
+  const cJSON *dev;
+  cJSON_ArrayForEach(dev, list) {
+    for (size_t i = 0; i < N_DEVICE_FIELDS; i++) {
+      char what[128];
+      snprintf(what, sizeof what, "device \"%s\" has field \"%s\" of the right type",
+               string_of(dev, "id"), device_fields[i].key);
+      EXPECT(r, device_fields[i].is(cJSON_GetObjectItemCaseSensitive(dev, device_fields[i].key)),
+             what);
+    }
+  }
+}
+
+/* The last element is ref; exactly one has "auto": true and its id is the top-level "auto". */
+static void check_auto(const struct run *r, const cJSON *root) {
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "devices");
+  const cJSON *dev, *picked = NULL;
+  int n_auto = 0;
+  cJSON_ArrayForEach(dev, list) {
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dev, "auto"))) n_auto++, picked = dev;
+  }
+  const cJSON *last = cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1);
+  EXPECT(r, !strcmp(string_of(last, "id"), "ref"), "the last device is \"ref\"");
+  EXPECT(r, n_auto == 1, "exactly one device has \"auto\": true");
+  EXPECT(r, picked && !strcmp(string_of(picked, "id"), string_of(root, "auto")),
+         "the top-level \"auto\" is the id of the device marked \"auto\": true");
+}
+
+static bool has_platform(const cJSON *list, const char *platform) {
+  const cJSON *dev;
+  cJSON_ArrayForEach(dev, list) {
+    if (!strcmp(string_of(dev, "platform"), platform)) return true;
+  }
+  return false;
+}
+
+/* Each name of CLMP_TEST_EXPECT_PLATFORMS (comma-separated) is the platform of some device. */
+static void check_expected_platforms(const struct run *r, const cJSON *list) {
+  const char *want = getenv("CLMP_TEST_EXPECT_PLATFORMS");
+  char *copy = want ? strdup(want) : NULL, *save = NULL;
+  if (!copy) return;
+  for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+    char what[256];
+    snprintf(what, sizeof what, "a device of platform \"%s\" (CLMP_TEST_EXPECT_PLATFORMS)", name);
+    EXPECT(r, has_platform(list, name), what);
+  }
+  free(copy);
+}
+
+static void test_devices_json(void) {
+  struct run r;
+  cJSON *root = devices_json(&r, default_env);
+  if (root) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "devices");
+    check_device_fields(&r, list);
+    check_auto(&r, root);
+    check_expected_platforms(&r, list);
+  }
+  cJSON_Delete(root);
+  run_free(&r);
+}
+
+/* --- device selection errors and no OpenCL at all --------------------------------------------- */
+
+/* CLMP_DEVICE naming nothing: exit 1, and the message lists what exists so the user can pick. */
+static void test_devices_bad_env_device(void) {
+  struct run listing, r;
+  cJSON *root = devices_json(&listing, default_env);
+  RUN(&r, bad_device_env, "devices");
+  EXPECT_EXIT(&r, EXIT_FAILED);
+  EXPECT_IN(&r, r.err, NO_DEVICE_NAME);
+  EXPECT_IN(&r, r.err, "ref");
+  const cJSON *dev;
+  cJSON_ArrayForEach(dev, cJSON_GetObjectItemCaseSensitive(root, "devices")) {
+    char what[256];
+    snprintf(what, sizeof what, "stderr names device \"%s\"", string_of(dev, "name"));
+    if (strcmp(string_of(dev, "id"), "ref") != 0)
+      EXPECT(&r, contains(r.err, string_of(dev, "name")), what);
+  }
+  cJSON_Delete(root);
+  run_free(&listing);
+  run_free(&r);
+}
+
+static void test_devices_without_opencl(void) {
+  struct run r;
+  cJSON *root = devices_json(&r, no_opencl_env);
+  if (root) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "devices");
+    EXPECT(&r, cJSON_GetArraySize(list) == 1, "only one device");
+    EXPECT(&r, !strcmp(string_of(cJSON_GetArrayItem(list, 0), "id"), "ref"), "it is \"ref\"");
+    EXPECT(&r, !strcmp(string_of(root, "auto"), "ref"), "\"auto\" is \"ref\"");
+    check_device_fields(&r, list);
+  }
+  cJSON_Delete(root);
+  run_free(&r);
+}
+
+int main(void) {
+  static CU_TestInfo command_tests[] = {
+      {"--help lists the commands", test_help},
+      {"no arguments is a usage error", test_no_arguments},
+      {"--version prints the version", test_version},
+      {"an unknown command is a usage error", test_unknown_command},
+      CU_TEST_INFO_NULL,
+  };
+  static CU_TestInfo devices_tests[] = {
+      {"devices --help mentions --json", test_devices_help},
+      {"devices --bogus names the option", test_devices_bad_option},
+      {"devices with an extra argument", test_devices_extra_argument},
+      {"devices table: ref, one '*', auto line", test_devices_table},
+      {"devices --json: fields and auto", test_devices_json},
+      {"CLMP_DEVICE naming nothing fails and lists devices", test_devices_bad_env_device},
+      {"no OpenCL driver: only ref", test_devices_without_opencl},
+      CU_TEST_INFO_NULL,
+  };
+  CU_SuiteInfo suites[] = {
+      {"clmp", suite_init, suite_cleanup, NULL, NULL, command_tests},
+      {"clmp devices", suite_init, suite_cleanup, NULL, NULL, devices_tests},
+      CU_SUITE_INFO_NULL,
+  };
+  return clmp_test_main(suites);
+}
