@@ -29,8 +29,15 @@ inline ushort clmp_nan_to_f16(float f) {
   return (ushort)(((u >> 16) & 0x8000u) | 0x7e00u | ((u >> 13) & 0x03ffu));
 }
 
+/* f16 NaN -> f32 by the rule of clmp_f16_to_f32 (quieted, payload kept): vload_half's NaNs differ
+ * between drivers (NVIDIA's are 0x7fffffff), everything else it converts exactly. */
+inline float clmp_f16_nan_fix(ushort h, float v) {
+  if ((h & 0x7fffu) <= 0x7c00u) return v;
+  return as_float(((uint)(h & 0x8000u) << 16) | 0x7fc00000u | ((uint)(h & 0x03ffu) << 13));
+}
+
 #define LOAD_F32(p, i) ((p)[i])
-#define LOAD_F16(p, i) vload_half((i), (p))
+#define LOAD_F16(p, i) clmp_f16_nan_fix(((__global const ushort *)(p))[i], vload_half((i), (p)))
 #define LOAD_BF16(p, i) clmp_bf16_to_f32((p)[i])
 
 /* vstore_half_rte rounds to nearest even; NaN payloads differ between drivers, so NaN is
