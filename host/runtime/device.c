@@ -160,7 +160,7 @@ void clmp_device_ref_info(clmp_device_info *out) {
   out->kind = CLMP_DEVICE_REF;
   strcpy(out->name, "ref");
   strcpy(out->vendor, "clmp");
-  strcpy(out->platform, "clmp reference (CPU, plain C)");
+  strcpy(out->platform, "clmp reference");
   strcpy(out->version, "clmp reference");
   strcpy(out->driver, "-");
   out->compute_units = 1;
