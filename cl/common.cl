@@ -6,6 +6,8 @@
 #define TYPE_F32 float
 #define TYPE_F16 half
 #define TYPE_BF16 ushort
+#define TYPE_I32 int
+#define TYPE_U8 uchar
 
 #define CLMP_CAT_(a, b) a##b
 #define CLMP_CAT(a, b) CLMP_CAT_(a, b)
@@ -50,6 +52,17 @@ inline float clmp_f16_nan_fix(ushort h, float v) {
     else vstore_half_rte(v_, (i), (p));                                                       \
   } while (0)
 #define STORE_BF16(p, i, v) ((p)[i] = clmp_f32_to_bf16(v))
+
+#define LOAD_I32(p, i) ((float)(p)[i])
+#define LOAD_U8(p, i) ((float)(p)[i])
+#define STORE_I32(p, i, v) ((p)[i] = (int)(v))
+#define STORE_U8(p, i, v) ((p)[i] = (uchar)(v))
+
+/* Generic forms for any operand: a kernel built with -DX_DT=F16 declares
+ * `__global const TYPE(X_DT) *x` and reads LOAD(X_DT, x, i) as fp32. */
+#define TYPE(dt) CLMP_CAT(TYPE_, dt)
+#define LOAD(dt, p, i) CLMP_CAT(LOAD_, dt)(p, i)
+#define STORE(dt, p, i, v) CLMP_CAT(STORE_, dt)(p, i, v)
 
 #ifdef IN_DT
 #define IN_T CLMP_CAT(TYPE_, IN_DT)

@@ -3,6 +3,7 @@
 #ifndef CLMP_TESTS_DEVICES_H
 #define CLMP_TESTS_DEVICES_H
 
+#include "../host/verify/compare.h"
 #include "clmp/clmp.h"
 
 #define CLMP_TEST_MAX_DEVICES 16
@@ -20,5 +21,27 @@ int clmp_test_devices_close(void);
 
 extern clmp_test_device clmp_test_devs[CLMP_TEST_MAX_DEVICES];
 extern int clmp_test_ndevs;
+
+/* The reference context among the open devices (opened with with_ref), or NULL. */
+clmp_ctx *clmp_test_ref_ctx(void);
+
+/* A tensor of dtype d and shape on ctx holding values (fp32, converted to d; NULL: contents left
+ * undefined). Fails the current test (fatally) when anything goes wrong. */
+clmp_tensor *clmp_test_tensor(clmp_ctx *ctx, clmp_dtype d, int ndim, const size_t *shape,
+                              const float *values);
+/* An i32 tensor of shape holding values. */
+clmp_tensor *clmp_test_tensor_i32(clmp_ctx *ctx, int ndim, const size_t *shape,
+                                  const int32_t *values);
+/* The tensor's contents as a malloc'ed fp32 array (i32 and u8 converted exactly). */
+float *clmp_test_read(const clmp_tensor *t);
+
+/* Compares got (any context) with want (usually on "ref") element by element under tol, prints
+ * one line "<what>: max abs .., max ulp .., n failed" and asserts that none failed (the worst
+ * element is printed when one does). */
+void clmp_test_expect_close(const char *what, const clmp_tensor *got, const clmp_tensor *want,
+                            const clmp__tolerance *tol);
+
+/* n seeded uniform values in [lo, hi). */
+void clmp_test_uniform(float *out, size_t n, float lo, float hi, uint64_t seed);
 
 #endif

@@ -12,8 +12,7 @@ clmp_status clmp__cl_cast(const clmp_tensor *src, clmp_tensor *dst) {
   cl_kernel k = NULL;
   clmp_status st = clmp__kernel_get(dst->ctx, "cast", options, "cast", &k);
   if (st != CLMP_SUCCESS) return st;
-  cl_ulong src_off = src->offset / clmp_dtype_size(src->dtype);
-  cl_ulong dst_off = dst->offset / clmp_dtype_size(dst->dtype);
+  cl_ulong src_off = clmp__elem_offset(src), dst_off = clmp__elem_offset(dst);
   cl_ulong n = src->numel;
   clmp__arg args[] = {CLMP_ARG(src->storage->mem), CLMP_ARG(src_off), CLMP_ARG(dst->storage->mem),
                       CLMP_ARG(dst_off), CLMP_ARG(n)};
@@ -22,12 +21,9 @@ clmp_status clmp__cl_cast(const clmp_tensor *src, clmp_tensor *dst) {
 
 clmp_status clmp_cast(const clmp_tensor *src, clmp_tensor *dst) {
   clmp_status st = clmp__check_same_ctx(src, dst, "clmp_cast");
+  if (st == CLMP_SUCCESS) st = clmp__check_float(src, "clmp_cast", "src");
+  if (st == CLMP_SUCCESS) st = clmp__check_float(dst, "clmp_cast", "dst");
+  if (st == CLMP_SUCCESS) st = clmp__check_numel(dst, src->numel, "clmp_cast", "dst");
   if (st != CLMP_SUCCESS) return st;
-  if (!clmp__dtype_is_float(src->dtype) || !clmp__dtype_is_float(dst->dtype))
-    return CLMP_FAIL(CLMP_ERR_INVALID_DTYPE, "clmp_cast: %s -> %s (f32, f16, bf16 only)",
-                     clmp_dtype_name(src->dtype), clmp_dtype_name(dst->dtype));
-  if (src->numel != dst->numel)
-    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "clmp_cast: %zu elements into %zu", src->numel,
-                     dst->numel);
   return clmp__ops_of(dst->ctx)->cast(src, dst);
 }

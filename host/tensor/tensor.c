@@ -31,7 +31,6 @@ const char *clmp_dtype_name(clmp_dtype dtype) {
   return dtype_valid(dtype) ? dtype_table[dtype].name : "?";
 }
 
-
 /* Checks dtype and shape and computes the element count and byte size, overflow-checked. */
 static clmp_status shape_size(clmp_dtype dtype, int ndim, const size_t *shape, size_t *numel,
                               size_t *bytes) {
@@ -41,8 +40,7 @@ static clmp_status shape_size(clmp_dtype dtype, int ndim, const size_t *shape, s
                      CLMP_MAX_DIMS);
   size_t n = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] == 0)
-      return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "dimension %d of a tensor is 0", i);
+    if (shape[i] == 0) return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "dimension %d of a tensor is 0", i);
     if (n > SIZE_MAX / shape[i])
       return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW, "element count overflows at dimension %d", i);
     n *= shape[i];
@@ -100,7 +98,8 @@ static clmp_tensor *tensor_new(clmp_ctx *ctx, clmp_dtype dtype, int ndim, const 
 
 clmp_status clmp_tensor_create(clmp_ctx *ctx, clmp_dtype dtype, int ndim, const size_t *shape,
                                clmp_tensor **out) {
-  if (!ctx || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_tensor_create: NULL argument");
+  if (!ctx || !out)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_tensor_create: NULL argument");
   *out = NULL;
   size_t numel = 0, bytes = 0;
   clmp_status st = shape_size(dtype, ndim, shape, &numel, &bytes);
@@ -128,8 +127,8 @@ clmp_status clmp_tensor_view(clmp_tensor *base, size_t byte_offset, clmp_dtype d
     return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS, "view offset %zu is not a multiple of %s's size",
                      byte_offset, clmp_dtype_name(dtype));
   if (byte_offset > avail || bytes > avail - byte_offset)
-    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS, "view of %zu bytes at offset %zu in %zu bytes",
-                     bytes, byte_offset, avail);
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS, "view of %zu bytes at offset %zu in %zu bytes", bytes,
+                     byte_offset, avail);
   clmp_tensor *t = tensor_new(base->ctx, dtype, ndim, shape, numel);
   if (!t) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_tensor_view");
   t->storage = base->storage;

@@ -7,10 +7,10 @@
 #include "clmp/tensor.h"
 
 typedef struct clmp__storage {
-  unsigned refs;  /* tensors that use it; freed with the last */
+  unsigned refs; /* tensors that use it; freed with the last */
   size_t bytes;
-  cl_mem mem;     /* OpenCL devices */
-  void *host;     /* the reference device */
+  cl_mem mem; /* OpenCL devices */
+  void *host; /* the reference device */
 } clmp__storage;
 
 struct clmp_tensor {
@@ -27,6 +27,11 @@ struct clmp_tensor {
 static inline void *clmp__tensor_host(const clmp_tensor *t) {
   return t->storage->host ? (char *)t->storage->host + t->offset : NULL;
 }
+
+/* Element i of a host array of a float dtype (f32, f16, bf16), as fp32 (exact). */
+float clmp__load_f32(clmp_dtype d, const void *p, size_t i);
+/* Stores v as element i of a host array of a float dtype, rounded to nearest even. */
+void clmp__store_f32(clmp_dtype d, void *p, size_t i, float v);
 
 /* Converts n elements between host arrays of float-family dtypes (f32, f16, bf16), or copies
  * them when the dtypes are equal. */

@@ -8,19 +8,28 @@
 #include "clmp/convert.h"
 #include "tensor_impl.h"
 
-static float load_float(clmp_dtype d, const void *p, size_t i) {
+float clmp__load_f32(clmp_dtype d, const void *p, size_t i) {
   switch (d) {
-  case CLMP_F16: return clmp_f16_to_f32(((const uint16_t *)p)[i]);
-  case CLMP_BF16: return clmp_bf16_to_f32(((const uint16_t *)p)[i]);
-  default: return ((const float *)p)[i];
+  case CLMP_F16:
+    return clmp_f16_to_f32(((const uint16_t *)p)[i]);
+  case CLMP_BF16:
+    return clmp_bf16_to_f32(((const uint16_t *)p)[i]);
+  default:
+    return ((const float *)p)[i];
   }
 }
 
-static void store_float(clmp_dtype d, void *p, size_t i, float v) {
+void clmp__store_f32(clmp_dtype d, void *p, size_t i, float v) {
   switch (d) {
-  case CLMP_F16: ((uint16_t *)p)[i] = clmp_f32_to_f16(v); break;
-  case CLMP_BF16: ((uint16_t *)p)[i] = clmp_f32_to_bf16(v); break;
-  default: ((float *)p)[i] = v; break;
+  case CLMP_F16:
+    ((uint16_t *)p)[i] = clmp_f32_to_f16(v);
+    break;
+  case CLMP_BF16:
+    ((uint16_t *)p)[i] = clmp_f32_to_bf16(v);
+    break;
+  default:
+    ((float *)p)[i] = v;
+    break;
   }
 }
 
@@ -31,7 +40,8 @@ void clmp__convert_array(clmp_dtype dst_dtype, void *dst, clmp_dtype src_dtype, 
     return;
   }
   /* Every f16 and bf16 value is exact in f32, so going through f32 rounds only once. */
-  for (size_t i = 0; i < n; i++) store_float(dst_dtype, dst, i, load_float(src_dtype, src, i));
+  for (size_t i = 0; i < n; i++)
+    clmp__store_f32(dst_dtype, dst, i, clmp__load_f32(src_dtype, src, i));
 }
 
 static int is_float(clmp_dtype d) {
@@ -60,11 +70,13 @@ static clmp_status mapped_transfer(const clmp_tensor *t, int to_device, clmp_dty
   cl_command_queue q = t->ctx->queue;
   size_t bytes = clmp_tensor_nbytes(t);
   cl_map_flags flags = to_device ? CL_MAP_WRITE_INVALIDATE_REGION : CL_MAP_READ;
-  void *p = clEnqueueMapBuffer(q, t->storage->mem, CL_TRUE, flags, t->offset, bytes, 0, NULL,
-                               NULL, &err);
+  void *p =
+      clEnqueueMapBuffer(q, t->storage->mem, CL_TRUE, flags, t->offset, bytes, 0, NULL, NULL, &err);
   CL_CHECK(err);
-  if (to_device) clmp__convert_array(t->dtype, p, host_dtype, host, t->numel);
-  else clmp__convert_array(host_dtype, host, t->dtype, p, t->numel);
+  if (to_device)
+    clmp__convert_array(t->dtype, p, host_dtype, host, t->numel);
+  else
+    clmp__convert_array(host_dtype, host, t->dtype, p, t->numel);
   CL_CHECK(clEnqueueUnmapMemObject(q, t->storage->mem, p, 0, NULL, NULL));
   if (to_device) CL_CHECK(clFinish(q));
 cleanup:
@@ -82,11 +94,11 @@ static clmp_status copied_transfer(const clmp_tensor *t, int to_device, clmp_dty
   if (!stage) CLMP_RAISE(CLMP_ERR_OUT_OF_HOST_MEMORY, "staging %zu bytes", bytes);
   if (to_device) {
     if (stage != host) clmp__convert_array(t->dtype, stage, host_dtype, host, t->numel);
-    CL_CHECK(clEnqueueWriteBuffer(q, t->storage->mem, CL_TRUE, t->offset, bytes, stage, 0, NULL,
-                                  NULL));
+    CL_CHECK(
+        clEnqueueWriteBuffer(q, t->storage->mem, CL_TRUE, t->offset, bytes, stage, 0, NULL, NULL));
   } else {
-    CL_CHECK(clEnqueueReadBuffer(q, t->storage->mem, CL_TRUE, t->offset, bytes, stage, 0, NULL,
-                                 NULL));
+    CL_CHECK(
+        clEnqueueReadBuffer(q, t->storage->mem, CL_TRUE, t->offset, bytes, stage, 0, NULL, NULL));
     if (stage != host) clmp__convert_array(host_dtype, host, t->dtype, stage, t->numel);
   }
 cleanup:
@@ -97,16 +109,17 @@ cleanup:
 static clmp_status transfer(const clmp_tensor *t, int to_device, clmp_dtype host_dtype,
                             void *host) {
   if (t->ctx->is_ref) {
-    if (to_device) clmp__convert_array(t->dtype, clmp__tensor_host(t), host_dtype, host, t->numel);
-    else clmp__convert_array(host_dtype, host, t->dtype, clmp__tensor_host(t), t->numel);
+    if (to_device)
+      clmp__convert_array(t->dtype, clmp__tensor_host(t), host_dtype, host, t->numel);
+    else
+      clmp__convert_array(host_dtype, host, t->dtype, clmp__tensor_host(t), t->numel);
     return CLMP_SUCCESS;
   }
   if (t->ctx->info.unified_memory) return mapped_transfer(t, to_device, host_dtype, host);
   return copied_transfer(t, to_device, host_dtype, host);
 }
 
-clmp_status clmp_tensor_write(clmp_tensor *t, clmp_dtype src_dtype, const void *src,
-                              size_t count) {
+clmp_status clmp_tensor_write(clmp_tensor *t, clmp_dtype src_dtype, const void *src, size_t count) {
   clmp_status st = check_transfer(t, src_dtype, src, count, "clmp_tensor_write");
   return st != CLMP_SUCCESS ? st : transfer(t, 1, src_dtype, (void *)src);
 }
