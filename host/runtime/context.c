@@ -133,6 +133,7 @@ void clmp_ctx_free(clmp_ctx *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
   clmp__programs_free(ctx);
+  if (ctx->scratch) clReleaseMemObject(ctx->scratch);
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
   if (ctx->context) clReleaseContext(ctx->context);
   free(ctx);
@@ -142,9 +143,27 @@ const clmp_device_info *clmp_ctx_device(const clmp_ctx *ctx) {
   return ctx ? &ctx->info : NULL;
 }
 
+unsigned long clmp_ctx_blocking_calls(const clmp_ctx *ctx) {
+  return ctx ? ctx->blocking_calls : 0;
+}
+
+clmp_status clmp__scratch(clmp_ctx *ctx, size_t bytes, cl_mem *out) {
+  if (bytes > ctx->scratch_bytes) {
+    cl_int err = CL_SUCCESS;
+    cl_mem grown = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) return CLMP_FAIL(err, "clCreateBuffer(scratch, %zu bytes)", bytes);
+    if (ctx->scratch) clReleaseMemObject(ctx->scratch);
+    ctx->scratch = grown;
+    ctx->scratch_bytes = bytes;
+  }
+  *out = ctx->scratch;
+  return CLMP_SUCCESS;
+}
+
 clmp_status clmp_ctx_finish(clmp_ctx *ctx) {
   if (!ctx) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_ctx_finish: NULL context");
   if (ctx->is_ref) return CLMP_SUCCESS;
+  ctx->blocking_calls++;
   cl_int err = clFinish(ctx->queue);
   return err == CL_SUCCESS ? CLMP_SUCCESS : CLMP_FAIL(err, "clFinish");
 }

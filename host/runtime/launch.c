@@ -5,7 +5,7 @@
 
 /* Work-items per compute unit that keep a device busy on element-wise kernels; beyond this the
  * grid-stride loop takes over. */
-#define ITEMS_PER_CU 4096
+#define ITEMS_PER_CU   4096
 #define GROUP_MULTIPLE 64
 
 static size_t global_size(const clmp_ctx *ctx, size_t n) {
@@ -14,12 +14,28 @@ static size_t global_size(const clmp_ctx *ctx, size_t n) {
   return (g + GROUP_MULTIPLE - 1) / GROUP_MULTIPLE * GROUP_MULTIPLE;
 }
 
-clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
-                            const clmp__arg *args, int nargs, size_t n) {
+clmp_status clmp__set_args(cl_kernel kernel, const char *name, const clmp__arg *args, int nargs) {
   for (int i = 0; i < nargs; i++) {
     cl_int err = clSetKernelArg(kernel, (cl_uint)i, args[i].size, args[i].value);
     if (err != CL_SUCCESS) return CLMP_FAIL(err, "clSetKernelArg(%s, %d)", name, i);
   }
+  return CLMP_SUCCESS;
+}
+
+clmp_status clmp__launch(clmp_ctx *ctx, cl_kernel kernel, const char *name, const clmp__arg *args,
+                         int nargs, size_t global, size_t local) {
+  clmp_status st = clmp__set_args(kernel, name, args, nargs);
+  if (st != CLMP_SUCCESS) return st;
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, NULL);
+  return err == CL_SUCCESS
+             ? CLMP_SUCCESS
+             : CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu/%zu items)", name, global, local);
+}
+
+clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
+                            const clmp__arg *args, int nargs, size_t n) {
+  clmp_status st = clmp__set_args(kernel, name, args, nargs);
+  if (st != CLMP_SUCCESS) return st;
   size_t g = global_size(ctx, n);
   cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &g, NULL, 0, NULL, NULL);
   return err == CL_SUCCESS ? CLMP_SUCCESS

@@ -12,6 +12,13 @@ typedef struct clmp__arg {
 /* An argument from an lvalue: CLMP_ARG(mem), CLMP_ARG(n). */
 #define CLMP_ARG(x) ((clmp__arg){sizeof(x), &(x)})
 
+/* Sets a kernel's nargs arguments. */
+clmp_status clmp__set_args(cl_kernel kernel, const char *name, const clmp__arg *args, int nargs);
+
+/* Sets the arguments and enqueues an explicit 1-D range (global a multiple of local). */
+clmp_status clmp__launch(clmp_ctx *ctx, cl_kernel kernel, const char *name, const clmp__arg *args,
+                         int nargs, size_t global, size_t local);
+
 /* Sets nargs arguments, then enqueues a 1-D range that covers n elements (kernels loop with a
  * grid stride, so the range may be smaller than n). Does not wait. */
 clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,

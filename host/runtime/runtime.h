@@ -3,7 +3,9 @@
 #ifndef CLMP_HOST_RUNTIME_H
 #define CLMP_HOST_RUNTIME_H
 
+#ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
+#endif
 #include <CL/cl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +40,14 @@ struct clmp_ctx {
   cl_command_queue queue;
   clmp__program *programs;
   clmp__cache_stats cache;
+  unsigned long blocking_calls; /* host waits for the device (clmp_ctx_blocking_calls) */
+  cl_mem scratch;               /* a device buffer ops may use between their own kernels */
+  size_t scratch_bytes;
 };
+
+/* The context's scratch buffer, grown to at least bytes. The queue is in order, so an op may use
+ * it across its own kernels; its contents do not survive to the next op. */
+clmp_status clmp__scratch(clmp_ctx *ctx, size_t bytes, cl_mem *out);
 
 /* Enumerates every OpenCL device (malloc'ed array, *count may be 0). */
 clmp_status clmp__devices_enumerate(clmp__device **out, size_t *count);

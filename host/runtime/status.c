@@ -1,6 +1,8 @@
 /* host/runtime/status.c: names of clmp's, OpenCL's and CLBlast's status codes, and the
  * thread-local last-error message. */
+#ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
+#endif
 #include <CL/cl.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -115,6 +115,7 @@ static clmp_status transfer(const clmp_tensor *t, int to_device, clmp_dtype host
       clmp__convert_array(host_dtype, host, t->dtype, clmp__tensor_host(t), t->numel);
     return CLMP_SUCCESS;
   }
+  t->ctx->blocking_calls++;
   if (t->ctx->info.unified_memory) return mapped_transfer(t, to_device, host_dtype, host);
   return copied_transfer(t, to_device, host_dtype, host);
 }

@@ -8,5 +8,6 @@
 #include "clmp/device.h"
 #include "clmp/tensor.h"
 #include "clmp/ops.h"
+#include "clmp/amp.h"
 
 #endif

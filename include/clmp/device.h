@@ -65,6 +65,10 @@ CLMP_API void clmp_ctx_free(clmp_ctx *ctx);
 /* The device a context runs on (owned by the context). */
 CLMP_API const clmp_device_info *clmp_ctx_device(const clmp_ctx *ctx);
 
+/* How many times the library has waited for the device on this context (blocking reads and
+ * writes, finishes): a training step should add none. */
+CLMP_API unsigned long clmp_ctx_blocking_calls(const clmp_ctx *ctx);
+
 /* Waits until every command queued on the context has finished. */
 CLMP_API clmp_status clmp_ctx_finish(clmp_ctx *ctx);
 

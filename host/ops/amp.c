@@ -1,0 +1,119 @@
+/* host/ops/amp.c: the OpenCL launches of the AMP rows (cl/amp.cl): the two-stage check pass,
+ * the fused optimizer step and the scaler update. The public scaler and optimizers that call them
+ * are in host/amp/. */
+#include <stdio.h>
+
+#include "../runtime/error.h"
+#include "../runtime/launch.h"
+#include "table.h"
+
+/* Work-items per check group (cl/amp.cl's AMP_LOCAL) and groups per compute unit: fixed for a
+ * device, so the reduction order, hence the result, is the same every run. */
+#define AMP_LOCAL         64
+#define GROUPS_PER_CU     4
+#define MAX_GROUPS        1024
+#define STEP_OPTIONS_SIZE 96
+
+static size_t check_groups(const clmp_ctx *ctx) {
+  size_t g = (size_t)ctx->info.compute_units * GROUPS_PER_CU;
+  return g < 1 ? 1 : g > MAX_GROUPS ? MAX_GROUPS : g;
+}
+
+static clmp_status check_partial(clmp_ctx *ctx, const clmp_tensor *g, cl_mem state, cl_mem partials,
+                                 size_t groups) {
+  char opts[64];
+  snprintf(opts, sizeof opts, "-DG_DT=%s -DAMP_LOCAL=%d", clmp__dtype_define(g->dtype), AMP_LOCAL);
+  cl_kernel k = NULL;
+  clmp_status st = clmp__kernel_get(ctx, "amp", opts, "amp_check_partial", &k);
+  cl_ulong off = clmp__elem_offset(g), n = g->numel;
+  clmp__arg args[] = {CLMP_ARG(g->storage->mem), CLMP_ARG(off), CLMP_ARG(n), CLMP_ARG(state),
+                      CLMP_ARG(partials)};
+  return st == CLMP_SUCCESS
+             ? clmp__launch(ctx, k, "amp_check_partial", args, 5, groups * AMP_LOCAL, AMP_LOCAL)
+             : st;
+}
+
+static clmp_status check_combine(clmp_ctx *ctx, cl_mem partials, cl_uint groups, cl_int want,
+                                 cl_mem state) {
+  char opts[32];
+  snprintf(opts, sizeof opts, "-DAMP_LOCAL=%d", AMP_LOCAL);
+  cl_kernel k = NULL;
+  clmp_status st = clmp__kernel_get(ctx, "amp", opts, "amp_check_combine", &k);
+  clmp__arg args[] = {CLMP_ARG(partials), CLMP_ARG(groups), CLMP_ARG(want), CLMP_ARG(state)};
+  return st == CLMP_SUCCESS
+             ? clmp__launch(ctx, k, "amp_check_combine", args, 4, AMP_LOCAL, AMP_LOCAL)
+             : st;
+}
+
+clmp_status clmp__cl_amp_check(const clmp_tensor *grads, int want_sumsq, clmp_tensor *state) {
+  clmp_ctx *ctx = state->ctx;
+  size_t groups = check_groups(ctx);
+  cl_mem partials = NULL;
+  clmp_status st = clmp__scratch(ctx, 2 * groups * sizeof(float), &partials);
+  if (st == CLMP_SUCCESS) st = check_partial(ctx, grads, state->storage->mem, partials, groups);
+  if (st == CLMP_SUCCESS)
+    st = check_combine(ctx, partials, (cl_uint)groups, want_sumsq, state->storage->mem);
+  return st;
+}
+
+/* The optional tensors of the step: a NULL one is passed as master's buffer (never touched). */
+static cl_mem mem_or(const clmp_tensor *t, cl_mem fallback) {
+  return t ? t->storage->mem : fallback;
+}
+
+static cl_ulong off_or_zero(const clmp_tensor *t) {
+  return t ? clmp__elem_offset(t) : 0;
+}
+
+clmp_status clmp__cl_amp_step(const clmp__step_params *p, const clmp_tensor *state,
+                              const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,
+                              clmp_tensor *m2, clmp_tensor *working) {
+  char opts[STEP_OPTIONS_SIZE];
+  snprintf(opts, sizeof opts, "-DG_DT=%s -DW_DT=%s", clmp__dtype_define(grads->dtype),
+           clmp__dtype_define(working ? working->dtype : CLMP_F32));
+  cl_kernel k = NULL;
+  clmp_status st = clmp__kernel_get(master->ctx, "amp", opts, "amp_step", &k);
+  if (st != CLMP_SUCCESS) return st;
+  cl_mem mm = master->storage->mem, m1m = mem_or(m1, mm), m2m = mem_or(m2, mm);
+  cl_mem wm = mem_or(working, mm);
+  cl_ulong g_off = clmp__elem_offset(grads), p_off = clmp__elem_offset(master);
+  cl_ulong m1_off = off_or_zero(m1), m2_off = off_or_zero(m2), w_off = off_or_zero(working);
+  cl_int has_w = working != NULL;
+  cl_ulong n = master->numel;
+  clmp__arg args[] = {CLMP_ARG(state->storage->mem),
+                      CLMP_ARG(grads->storage->mem),
+                      CLMP_ARG(g_off),
+                      CLMP_ARG(mm),
+                      CLMP_ARG(p_off),
+                      CLMP_ARG(m1m),
+                      CLMP_ARG(m1_off),
+                      CLMP_ARG(m2m),
+                      CLMP_ARG(m2_off),
+                      CLMP_ARG(wm),
+                      CLMP_ARG(w_off),
+                      CLMP_ARG(has_w),
+                      CLMP_ARG(n),
+                      CLMP_ARG(p->optimizer),
+                      CLMP_ARG(p->lr),
+                      CLMP_ARG(p->weight_decay),
+                      CLMP_ARG(p->momentum),
+                      CLMP_ARG(p->dampening),
+                      CLMP_ARG(p->nesterov),
+                      CLMP_ARG(p->beta1),
+                      CLMP_ARG(p->beta2),
+                      CLMP_ARG(p->eps),
+                      CLMP_ARG(p->clip_norm)};
+  return clmp__launch_1d(master->ctx, k, "amp_step", args, (int)(sizeof args / sizeof *args),
+                         master->numel);
+}
+
+clmp_status clmp__cl_amp_update(const clmp__scaler_params *p, clmp_tensor *state) {
+  cl_kernel k = NULL;
+  clmp_status st = clmp__kernel_get(state->ctx, "amp", "", "amp_update", &k);
+  if (st != CLMP_SUCCESS) return st;
+  clmp__arg args[] = {CLMP_ARG(state->storage->mem), CLMP_ARG(p->mode),
+                      CLMP_ARG(p->growth_factor),    CLMP_ARG(p->backoff_factor),
+                      CLMP_ARG(p->min_scale),        CLMP_ARG(p->max_scale),
+                      CLMP_ARG(p->growth_interval),  CLMP_ARG(p->hysteresis)};
+  return clmp__launch(state->ctx, k, "amp_update", args, 8, 1, 1);
+}
