@@ -43,15 +43,22 @@ static double element(clmp_dtype d, const void *p, size_t i) {
   }
 }
 
-static int passes(clmp_dtype d, double g, double w, double ulp, const clmp__tolerance *tol) {
+static int passes(clmp_dtype d, double g, double w, double ulp, double slack,
+                  const clmp__tolerance *tol) {
   if (d == CLMP_I32 || d == CLMP_U8) return g == w;
   if (isnan(g) || isnan(w)) return isnan(g) && isnan(w);
   if (isinf(g) || isinf(w)) return g == w;
-  return fabs(g - w) <= tol->atol + tol->rtol * fabs(w) || ulp <= tol->max_ulp;
+  return fabs(g - w) <= tol->atol + tol->rtol * fabs(w) + slack || ulp <= tol->max_ulp;
 }
 
 void clmp__compare(clmp_dtype d, const void *got, const void *want, size_t n,
                    const clmp__tolerance *tol, clmp__compare_result *out) {
+  clmp__compare_sum(d, got, want, NULL, 0.0, n, tol, out);
+}
+
+void clmp__compare_sum(clmp_dtype d, const void *got, const void *want, const float *mag,
+                       double mtol, size_t n, const clmp__tolerance *tol,
+                       clmp__compare_result *out) {
   memset(out, 0, sizeof *out);
   out->n = n;
   double worst_key = -1;
@@ -62,7 +69,7 @@ void clmp__compare(clmp_dtype d, const void *got, const void *want, size_t n,
     double abs_err = isfinite(g) && isfinite(w) ? fabs(g - w) : (g == w || ulp == 0 ? 0 : INFINITY);
     if (abs_err > out->max_abs) out->max_abs = abs_err;
     if (ulp > out->max_ulp) out->max_ulp = ulp;
-    int ok = passes(d, g, w, ulp, tol);
+    int ok = passes(d, g, w, ulp, mag ? mtol * (double)mag[i] : 0.0, tol);
     out->failed += !ok;
     double key = ok ? abs_err : INFINITY;
     if (key > worst_key) worst_key = key, out->worst = i, out->got_worst = g, out->want_worst = w;

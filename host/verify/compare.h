@@ -27,6 +27,13 @@ typedef struct clmp__compare_result {
 void clmp__compare(clmp_dtype d, const void *got, const void *want, size_t n,
                    const clmp__tolerance *tol, clmp__compare_result *out);
 
+/* The same for the result of a sum, where mag[i] is the magnitude of element i's terms (sum
+ * |a_k b_k| for a GEMM): the bound grows by mtol * mag[i] (the textbook bound of a K-term fp32
+ * sum is K u |terms|). */
+void clmp__compare_sum(clmp_dtype d, const void *got, const void *want, const float *mag,
+                       double mtol, size_t n, const clmp__tolerance *tol,
+                       clmp__compare_result *out);
+
 /* The ULP distance of two values of dtype d given as fp32 (both converted to d exactly): the
  * number of representable values between them; 0 when both are NaN; INFINITY when one is. */
 double clmp__ulp_distance(clmp_dtype d, float a, float b);

@@ -12,8 +12,8 @@ enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 typedef struct cli_command {
   const char *name;
-  const char *summary;                  /* one line for `clmp --help` */
-  int (*run)(int argc, char **argv);    /* argv[0] is the subcommand's name */
+  const char *summary;               /* one line for `clmp --help` */
+  int (*run)(int argc, char **argv); /* argv[0] is the subcommand's name */
 } cli_command;
 
 /* Prints "clmp <cmd>: <message>" and the library's last error to stderr; returns CLI_FAILED. */
@@ -28,5 +28,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 /* Subcommands. */
 int cmd_devices(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -24,8 +24,10 @@ static void print_help(void) {
 }
 
 static void device_id(const clmp_device_info *d, char *buf, size_t size) {
-  if (d->kind == CLMP_DEVICE_REF) snprintf(buf, size, "ref");
-  else snprintf(buf, size, "cl:%d", d->index);
+  if (d->kind == CLMP_DEVICE_REF)
+    snprintf(buf, size, "ref");
+  else
+    snprintf(buf, size, "cl:%d", d->index);
 }
 
 static void print_row(const clmp_device_info *d, int is_auto) {
@@ -100,9 +102,12 @@ int cmd_devices(int argc, char **argv) {
   int json = 0, c;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    if (c == 'j') json = 1;
-    else if (c == 'h') return print_help(), CLI_OK;
-    else return cli_usage_error("devices", "unknown option '%s'", argv[optind - 1]);
+    if (c == 'j')
+      json = 1;
+    else if (c == 'h')
+      return print_help(), CLI_OK;
+    else
+      return cli_usage_error("devices", "unknown option '%s'", argv[optind - 1]);
   }
   if (optind < argc) return cli_usage_error("devices", "unexpected argument '%s'", argv[optind]);
   clmp_device_info *list = NULL, ref;
@@ -113,9 +118,12 @@ int cmd_devices(int argc, char **argv) {
   int pick = -1;
   st = clmp_device_select(NULL, list, n, &pick);
   int rc = CLI_OK;
-  if (st != CLMP_SUCCESS) rc = cli_fail("devices", st, "resolving CLMP_DEVICE");
-  else if (json) rc = print_json(list, n, &ref, pick);
-  else print_table(list, n, &ref, pick);
+  if (st != CLMP_SUCCESS)
+    rc = cli_fail("devices", st, "resolving CLMP_DEVICE");
+  else if (json)
+    rc = print_json(list, n, &ref, pick);
+  else
+    print_table(list, n, &ref, pick);
   clmp_devices_free(list);
   return rc;
 }

@@ -7,13 +7,15 @@
 static const cli_command commands[] = {
     {"devices", "list every OpenCL device and the reference, and which one 'auto' picks",
      cmd_devices},
+    {"verify", "check every op on a device against the CPU reference", cmd_verify},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
 static void print_help(FILE *out) {
-  fprintf(out, "usage: clmp [--version] [--help] <command> [<args>]\n\n"
-               "clmp %s: mixed-precision neural-network training on any OpenCL device.\n\n"
-               "Commands:\n",
+  fprintf(out,
+          "usage: clmp [--version] [--help] <command> [<args>]\n\n"
+          "clmp %s: mixed-precision neural-network training on any OpenCL device.\n\n"
+          "Commands:\n",
           CLMP_VERSION_STRING);
   for (size_t i = 0; i < N_COMMANDS; i++)
     fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);

@@ -1,0 +1,216 @@
+/* host/verify/cases_matrix.c: the matrix, loss, reduction, GEMM and AMP cases of `clmp verify`.
+ * u(d) is the unit roundoff of a dtype (2^-24 f32, 2^-11 f16, 2^-8 bf16); tolerances of
+ * reductions grow with their length and are stated where they are computed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "verify_impl.h"
+
+#define N_FLOAT 3
+static const clmp_dtype FLOATS[N_FLOAT] = {CLMP_F32, CLMP_F16, CLMP_BF16};
+static const clmp__tolerance EXACT = {0, 0, 0};
+#define U32         0x1p-24
+#define LOSS_SCALE  1024.0f
+#define CLASSES_BIG 1000
+
+/* Matrix shapes [rows, cols]: 1x1, odd, a wide and a tall one. */
+static const size_t MATS[][2] = {{1, 1}, {7, 13}, {33, CLASSES_BIG}, {4096, 10}};
+#define N_MATS (sizeof MATS / sizeof *MATS)
+
+static float *values(venv *e, size_t n, float lo, float hi, int special) {
+  float *v = malloc(n * sizeof *v);
+  if (v) clmp__verify_values(e, v, n, lo, hi, special);
+  return v;
+}
+
+static clmp__tolerance out_ulp(clmp_dtype out, double atol) {
+  return (clmp__tolerance){atol, 0, out == CLMP_F32 ? 0 : 1};
+}
+
+/* --- bias ----------------------------------------------------------------------------------- */
+
+static void bias_add_row(venv *e, clmp_dtype yd, clmp_dtype bd, const size_t *mn, int special) {
+  float *vy = values(e, mn[0] * mn[1], -4, 4, special), *vb = values(e, mn[1], -4, 4, 0);
+  pair y = {0}, b = {0};
+  char dt[48], sh[48];
+  snprintf(dt, sizeof dt, "y %s, bias %s", clmp_dtype_name(yd), clmp_dtype_name(bd));
+  clmp__verify_row row; /* one rounding of y + b: 1 ulp of y's dtype */
+  clmp__verify_row_init(&row, "bias_add", dt, clmp__verify_shape(sh, sizeof sh, 2, mn), special,
+                        (clmp__tolerance){0, 0, 1});
+  clmp_status st = vy && vb ? clmp__verify_pair(e, yd, 2, mn, vy, &y) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, bd, 1, &mn[1], vb, &b);
+  clmp_status sd = st ? st : clmp_bias_add(y.d, b.d), sr = st ? st : clmp_bias_add(y.r, b.r);
+  clmp__verify_finish(e, &row, sd, sr, &y);
+  clmp__verify_pair_free(&y), clmp__verify_pair_free(&b);
+  free(vy), free(vb);
+}
+
+static void bias_add_rows(venv *e) {
+  static const clmp_dtype combos[][2] = {
+      {CLMP_F32, CLMP_F32}, {CLMP_F16, CLMP_F32}, {CLMP_F16, CLMP_F16}, {CLMP_BF16, CLMP_BF16}};
+  for (size_t c = 0; c < 4; c++)
+    for (size_t m = 0; m < N_MATS; m++)
+      for (int special = 0; special < 2; special++)
+        bias_add_row(e, combos[c][0], combos[c][1], MATS[m], special);
+}
+
+/* The magnitude of bias_grad's terms: sum over rows of |dy| + |beta| |db|, on the reference. */
+static clmp_status bias_grad_magnitude(venv *e, const pair *dy, float beta, const pair *db,
+                                       clmp_tensor **mag) {
+  clmp_tensor *ady = NULL;
+  clmp_status st = clmp__verify_abs(e->ref, dy->r, &ady);
+  if (st == CLMP_SUCCESS) st = clmp__verify_abs(e->ref, db->r, mag);
+  if (st == CLMP_SUCCESS) st = clmp_bias_grad(ady, fabsf(beta), *mag);
+  clmp_tensor_free(ady);
+  return st;
+}
+
+/* A column sum of M values in fp32: (M + 1) u32 times the magnitude of its terms, plus 1 ulp of
+ * a 16-bit output. */
+static void bias_grad_row(venv *e, clmp_dtype dyd, clmp_dtype dbd, const size_t *mn, float beta,
+                          int special) {
+  float *v = values(e, mn[0] * mn[1], -1, 1, special), *vb = values(e, mn[1], -1, 1, 0);
+  pair dy = {0}, db = {0};
+  clmp_tensor *mag = NULL;
+  char dt[48], sh[48];
+  snprintf(dt, sizeof dt, "%s -> %s, beta %g", clmp_dtype_name(dyd), clmp_dtype_name(dbd),
+           (double)beta);
+  clmp__verify_row row;
+  clmp__tolerance tol = {0, 0, dbd == CLMP_F32 ? 0 : 1};
+  clmp__verify_row_init(&row, "bias_grad", dt, clmp__verify_shape(sh, sizeof sh, 2, mn), special,
+                        tol);
+  row.mtol = ((double)mn[0] + 1.0) * U32;
+  clmp_status st = v && vb ? clmp__verify_pair(e, dyd, 2, mn, v, &dy) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, dbd, 1, &mn[1], vb, &db);
+  if (st == CLMP_SUCCESS) st = bias_grad_magnitude(e, &dy, beta, &db, &mag);
+  clmp_status sd = st ? st : clmp_bias_grad(dy.d, beta, db.d);
+  clmp_status sr = st ? st : clmp_bias_grad(dy.r, beta, db.r);
+  clmp__verify_finish_mag(e, &row, sd, sr, &db, mag);
+  clmp_tensor_free(mag);
+  clmp__verify_pair_free(&dy), clmp__verify_pair_free(&db);
+  free(v), free(vb);
+}
+
+static void bias_grad_rows(venv *e) {
+  for (int d = 0; d < N_FLOAT; d++)
+    for (size_t m = 0; m < N_MATS; m++)
+      for (int special = 0; special < 2; special++) {
+        bias_grad_row(e, FLOATS[d], CLMP_F32, MATS[m], 0.0f, special);
+        bias_grad_row(e, FLOATS[d], FLOATS[d], MATS[m], 1.0f, special);
+      }
+}
+
+/* --- softmax cross-entropy, argmax, correct count ----------------------------------------------
+ */
+
+typedef struct logits_case {
+  pair logits, labels;
+  float *v, *lab;
+} logits_case;
+
+static clmp_status logits_open(venv *e, logits_case *c, clmp_dtype d, const size_t *mn,
+                               int special) {
+  c->v = values(e, mn[0] * mn[1], -6, 6, special);
+  c->lab = malloc(mn[0] * sizeof *c->lab);
+  if (!c->v || !c->lab) return CLMP_ERR_OUT_OF_HOST_MEMORY;
+  for (size_t r = 0; r < mn[0]; r++) c->lab[r] = (float)clmp__verify_label(e, (int32_t)mn[1]);
+  clmp_status st = clmp__verify_pair(e, d, 2, mn, c->v, &c->logits);
+  return st ? st : clmp__verify_pair(e, CLMP_I32, 1, mn, c->lab, &c->labels);
+}
+
+static void logits_close(logits_case *c) {
+  clmp__verify_pair_free(&c->logits), clmp__verify_pair_free(&c->labels);
+  free(c->v), free(c->lab);
+}
+
+/* The mean of M per-row log-sum-exps over C classes: atol 1e-6, rtol 1e-5. */
+static void xent_row(venv *e, clmp_dtype d, const size_t *mn, int special) {
+  logits_case c = {0};
+  pair loss = {0};
+  size_t one = 1;
+  char sh[48];
+  clmp__verify_row row;
+  clmp__verify_row_init(&row, "softmax_xent", clmp_dtype_name(d),
+                        clmp__verify_shape(sh, sizeof sh, 2, mn), special,
+                        (clmp__tolerance){1e-6, 1e-5, 0});
+  clmp_status st = logits_open(e, &c, d, mn, special);
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, CLMP_F32, 1, &one, NULL, &loss);
+  clmp_status sd = st ? st : clmp_softmax_xent(c.logits.d, c.labels.d, loss.d);
+  clmp_status sr = st ? st : clmp_softmax_xent(c.logits.r, c.labels.r, loss.r);
+  clmp__verify_finish(e, &row, sd, sr, &loss);
+  clmp__verify_pair_free(&loss);
+  logits_close(&c);
+}
+
+/* (softmax - onehot) / M * scale, each element from one row's softmax: atol 8 u32 scale / M, plus
+ * 1 ulp of a 16-bit output. */
+static void xent_backward_row(venv *e, clmp_dtype d, const size_t *mn, int special) {
+  logits_case c = {0};
+  pair scale = {0}, dl = {0};
+  size_t one = 1;
+  float s = LOSS_SCALE;
+  char sh[48];
+  clmp__verify_row row;
+  clmp__verify_row_init(&row, "softmax_xent_backward", clmp_dtype_name(d),
+                        clmp__verify_shape(sh, sizeof sh, 2, mn), special,
+                        out_ulp(d, 8.0 * U32 * LOSS_SCALE / (double)mn[0]));
+  clmp_status st = logits_open(e, &c, d, mn, special);
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, CLMP_F32, 1, &one, &s, &scale);
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, d, 2, mn, NULL, &dl);
+  clmp_status sd = st ? st : clmp_softmax_xent_backward(c.logits.d, c.labels.d, scale.d, dl.d);
+  clmp_status sr = st ? st : clmp_softmax_xent_backward(c.logits.r, c.labels.r, scale.r, dl.r);
+  clmp__verify_finish(e, &row, sd, sr, &dl);
+  clmp__verify_pair_free(&scale), clmp__verify_pair_free(&dl);
+  logits_close(&c);
+}
+
+/* argmax and the correct count: exact. */
+static void accuracy_row(venv *e, clmp_dtype d, const size_t *mn, int special, int count) {
+  logits_case c = {0};
+  pair out = {0};
+  size_t one = 1;
+  float zero = 0;
+  char sh[48];
+  clmp__verify_row row;
+  clmp__verify_row_init(&row, count ? "correct_count" : "argmax", clmp_dtype_name(d),
+                        clmp__verify_shape(sh, sizeof sh, 2, mn), special, EXACT);
+  clmp_status st = logits_open(e, &c, d, mn, special);
+  if (st == CLMP_SUCCESS)
+    st = clmp__verify_pair(e, CLMP_I32, 1, count ? &one : mn, count ? &zero : NULL, &out);
+  clmp_status sd = st, sr = st;
+  if (st == CLMP_SUCCESS && count) {
+    sd = clmp_correct_count(c.logits.d, c.labels.d, out.d);
+    sr = clmp_correct_count(c.logits.r, c.labels.r, out.r);
+  } else if (st == CLMP_SUCCESS) {
+    sd = clmp_argmax(c.logits.d, out.d);
+    sr = clmp_argmax(c.logits.r, out.r);
+  }
+  clmp__verify_finish(e, &row, sd, sr, &out);
+  clmp__verify_pair_free(&out);
+  logits_close(&c);
+}
+
+static void loss_rows(venv *e) {
+  for (int d = 0; d < N_FLOAT; d++)
+    for (size_t m = 0; m < N_MATS; m++)
+      for (int special = 0; special < 2; special++) {
+        xent_row(e, FLOATS[d], MATS[m], special);
+        xent_backward_row(e, FLOATS[d], MATS[m], special);
+      }
+}
+
+static void accuracy_rows(venv *e) {
+  for (int d = 0; d < N_FLOAT; d++)
+    for (size_t m = 0; m < N_MATS; m++)
+      for (int special = 0; special < 2; special++) {
+        accuracy_row(e, FLOATS[d], MATS[m], special, 0);
+        accuracy_row(e, FLOATS[d], MATS[m], special, 1);
+      }
+}
+
+const clmp__verify_case clmp__verify_cases_matrix[] = {{"bias_add", bias_add_rows},
+                                                       {"bias_grad", bias_grad_rows},
+                                                       {"softmax_xent", loss_rows},
+                                                       {"argmax correct_count", accuracy_rows},
+                                                       {NULL, NULL}};
