@@ -55,8 +55,9 @@ inline float clmp_f16_nan_fix(ushort h, float v) {
 
 #define LOAD_I32(p, i) ((float)(p)[i])
 #define LOAD_U8(p, i) ((float)(p)[i])
-#define STORE_I32(p, i, v) ((p)[i] = (int)(v))
-#define STORE_U8(p, i, v) ((p)[i] = (uchar)(v))
+/* Integers: truncated toward zero, saturated, NaN to 0 (what clmp__store_f32 does on the host). */
+#define STORE_I32(p, i, v) ((p)[i] = convert_int_sat(v))
+#define STORE_U8(p, i, v) ((p)[i] = convert_uchar_sat(v))
 
 /* Generic forms for any operand: a kernel built with -DX_DT=F16 declares
  * `__global const TYPE(X_DT) *x` and reads LOAD(X_DT, x, i) as fp32. */

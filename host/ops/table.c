@@ -9,8 +9,8 @@
     .softmax_xent = prefix##softmax_xent, .softmax_xent_backward = prefix##softmax_xent_backward, \
     .argmax = prefix##argmax, .correct_count = prefix##correct_count,                             \
     .nonfinite_check = prefix##nonfinite_check, .sum_squares = prefix##sum_squares,               \
-    .gemm = prefix##gemm, .amp_check = prefix##amp_check, .amp_step = prefix##amp_step,           \
-    .amp_update = prefix##amp_update,                                                             \
+    .gemm = prefix##gemm, .gather_rows = prefix##gather_rows, .amp_check = prefix##amp_check,     \
+    .amp_step = prefix##amp_step, .amp_update = prefix##amp_update,                               \
   }
 
 const clmp__ops clmp__ops_cl = CLMP__OP_ROWS(clmp__cl_);

@@ -65,6 +65,8 @@ typedef struct clmp__ops {
   clmp_status (*sum_squares)(const clmp_tensor *x, float beta, clmp_tensor *out);
   clmp_status (*gemm)(clmp_transpose ta, clmp_transpose tb, float alpha, const clmp_matrix *a,
                       const clmp_matrix *b, float beta, const clmp_matrix *c);
+  clmp_status (*gather_rows)(const clmp_tensor *src, const clmp_tensor *idx, float scale,
+                             float shift, clmp_tensor *dst);
   /* AMP, pass 1: state.found_inf |= any non-finite in grads; state.sumsq += sum of squares of
    * grads when want_sumsq. */
   clmp_status (*amp_check)(const clmp_tensor *grads, int want_sumsq, clmp_tensor *state);
@@ -108,6 +110,8 @@ static inline const clmp__ops *clmp__ops_of(const clmp_ctx *ctx) {
   clmp_status prefix##gemm(clmp_transpose ta, clmp_transpose tb, float alpha,                     \
                            const clmp_matrix *a, const clmp_matrix *b, float beta,                \
                            const clmp_matrix *c);                                                 \
+  clmp_status prefix##gather_rows(const clmp_tensor *src, const clmp_tensor *idx, float scale,    \
+                                  float shift, clmp_tensor *dst);                                 \
   clmp_status prefix##amp_check(const clmp_tensor *grads, int want_sumsq, clmp_tensor *state);    \
   clmp_status prefix##amp_step(const clmp__step_params *p, const clmp_tensor *state,              \
                                const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,    \

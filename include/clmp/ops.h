@@ -75,6 +75,15 @@ CLMP_API clmp_status clmp_nonfinite_check(const clmp_tensor *x, clmp_tensor *fla
 /* out[0] = sum of x[i]^2 + beta * out[0], fp32; out is an f32 tensor of one element. */
 CLMP_API clmp_status clmp_sum_squares(const clmp_tensor *x, float beta, clmp_tensor *out);
 
+/* --- data ----------------------------------------------------------------------------------- */
+
+/* dst[b, :] = fma(src[idx[b], :], scale, shift) in fp32 (one rounding): a minibatch gathered from a
+ * dataset kept on the device. src [rows, cols] and dst [batch, cols] of any dtype (integers are
+ * truncated and saturated), idx i32 [batch]; an index outside [0, rows) gives NaN (0 in an
+ * integer dst), since the device cannot report it. */
+CLMP_API clmp_status clmp_gather_rows(const clmp_tensor *src, const clmp_tensor *idx, float scale,
+                                      float shift, clmp_tensor *dst);
+
 /* --- matrix multiply -------------------------------------------------------------------------- */
 
 typedef enum clmp_transpose { CLMP_NO_TRANS = 0, CLMP_TRANS = 1 } clmp_transpose;
