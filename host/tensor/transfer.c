@@ -129,3 +129,20 @@ clmp_status clmp_tensor_read(const clmp_tensor *t, clmp_dtype dst_dtype, void *d
   clmp_status st = check_transfer(t, dst_dtype, dst, count, "clmp_tensor_read");
   return st != CLMP_SUCCESS ? st : transfer(t, 0, dst_dtype, dst);
 }
+
+clmp_status clmp_tensor_copy(clmp_tensor *dst, const clmp_tensor *src) {
+  if (!dst || !src) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_tensor_copy: NULL tensor");
+  if (dst->ctx != src->ctx)
+    return CLMP_FAIL(CLMP_ERR_CONTEXT_MISMATCH, "clmp_tensor_copy: tensors of two contexts");
+  size_t bytes = clmp_tensor_nbytes(src);
+  if (clmp_tensor_nbytes(dst) != bytes)
+    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "clmp_tensor_copy: %zu bytes into %zu", bytes,
+                     clmp_tensor_nbytes(dst));
+  if (dst->ctx->is_ref) {
+    memmove(clmp__tensor_host(dst), clmp__tensor_host(src), bytes);
+    return CLMP_SUCCESS;
+  }
+  cl_int err = clEnqueueCopyBuffer(dst->ctx->queue, src->storage->mem, dst->storage->mem,
+                                   src->offset, dst->offset, bytes, 0, NULL, NULL);
+  return err == CL_SUCCESS ? CLMP_SUCCESS : CLMP_FAIL(err, "clEnqueueCopyBuffer(%zu bytes)", bytes);
+}

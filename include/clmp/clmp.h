@@ -9,5 +9,8 @@
 #include "clmp/tensor.h"
 #include "clmp/ops.h"
 #include "clmp/amp.h"
+#include "clmp/io.h"
+#include "clmp/nn.h"
+#include "clmp/train.h"
 
 #endif

@@ -55,6 +55,9 @@ CLMP_API clmp_status clmp_tensor_write(clmp_tensor *t, clmp_dtype src_dtype, con
 CLMP_API clmp_status clmp_tensor_read(const clmp_tensor *t, clmp_dtype dst_dtype, void *dst,
                                       size_t count);
 
+/* Copies src's bytes into dst (same context, same byte size), queued on the device: no wait. */
+CLMP_API clmp_status clmp_tensor_copy(clmp_tensor *dst, const clmp_tensor *src);
+
 CLMP_API clmp_dtype clmp_tensor_dtype(const clmp_tensor *t);
 CLMP_API int clmp_tensor_ndim(const clmp_tensor *t);
 CLMP_API size_t clmp_tensor_dim(const clmp_tensor *t, int i); /* 0 if i is out of range */

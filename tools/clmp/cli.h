@@ -29,5 +29,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Subcommands. */
 int cmd_devices(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

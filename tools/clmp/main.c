@@ -8,6 +8,7 @@ static const cli_command commands[] = {
     {"devices", "list every OpenCL device and the reference, and which one 'auto' picks",
      cmd_devices},
     {"verify", "check every op on a device against the CPU reference", cmd_verify},
+    {"train", "train an MLP on Fashion-MNIST in fp16, bf16 or fp32", cmd_train},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 

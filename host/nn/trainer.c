@@ -1,0 +1,374 @@
+/* host/nn/trainer.c: the training loop: the dataset resident on the device, minibatches gathered
+ * there from a shuffled index, forward, loss, backward and the fused optimizer step queued with no
+ * host wait, and a per-step log (loss, scaler state) read once at the end of each epoch. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../amp/amp_impl.h"
+#include "../io/dataset.h"
+#include "../ops/table.h"
+#include "../runtime/error.h"
+#include "clmp/train.h"
+
+#define CLASSES     10
+#define STATE_BYTES sizeof(clmp__amp_state)
+#define SPLITMIX    0x9e3779b97f4a7c15ull
+#define EPOCH_SALT  0xa0761d6478bd642full
+#define PI          3.14159265358979323846
+
+struct clmp_trainer {
+  clmp_ctx *ctx;
+  clmp_train_config cfg;
+  clmp__dataset train, test;
+  clmp_mlp *model;
+  clmp_scaler *scaler;
+  clmp_optim *optim;
+  float in_scale, in_shift;
+  size_t micro, steps_per_epoch;
+  uint64_t step_total, total_steps;
+  int epoch;
+  uint32_t skipped_total;
+  clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
+};
+
+void clmp_train_config_default(clmp_train_config *c) {
+  if (!c) return;
+  memset(c, 0, sizeof *c);
+  c->data_dir = CLMP_DEFAULT_DATA_DIR;
+  c->precision = CLMP_PRECISION_FP16;
+  c->hidden_layers = 2, c->hidden[0] = 512, c->hidden[1] = 256;
+  c->epochs = 10, c->batch = 128, c->accum = 1;
+  clmp_optim_config_default(&c->optim, CLMP_ADAMW);
+  clmp_scaler_config_default(&c->scaler);
+  c->seed = 1;
+}
+
+static uint64_t next(uint64_t *s) {
+  uint64_t z = (*s += SPLITMIX);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static clmp_status check_config(const clmp_train_config *c) {
+  const char *bad = NULL;
+  if (!c->data_dir)
+    bad = "data_dir (NULL)";
+  else if ((unsigned)c->precision > CLMP_PRECISION_FP32)
+    bad = "precision";
+  else if (c->hidden_layers < 0 || c->hidden_layers >= CLMP_MLP_MAX_LAYERS)
+    bad = "hidden layers";
+  else if (c->epochs < 1)
+    bad = "epochs (>= 1)";
+  else if (c->accum < 1 || c->batch < (size_t)c->accum || c->batch % (size_t)c->accum)
+    bad = "batch / accum (batch a positive multiple of accum)";
+  else if ((unsigned)c->schedule > CLMP_SCHEDULE_LINEAR || c->warmup_steps < 0)
+    bad = "schedule";
+  for (int i = 0; !bad && i < c->hidden_layers; i++)
+    if (c->hidden[i] == 0) bad = "hidden size (>= 1)";
+  return bad ? CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create: bad %s", bad)
+             : CLMP_SUCCESS;
+}
+
+static clmp_dtype precision_dtype(clmp_precision p) {
+  return p == CLMP_PRECISION_FP16 ? CLMP_F16 : p == CLMP_PRECISION_BF16 ? CLMP_BF16 : CLMP_F32;
+}
+
+static clmp_status make_model(clmp_trainer *t) {
+  clmp_mlp_config mc = {.layers = t->cfg.hidden_layers + 1,
+                        .dtype = precision_dtype(t->cfg.precision),
+                        .max_batch = t->micro};
+  mc.sizes[0] = t->train.d;
+  for (int i = 0; i < t->cfg.hidden_layers; i++) mc.sizes[i + 1] = t->cfg.hidden[i];
+  mc.sizes[mc.layers] = CLASSES;
+  clmp_status st = clmp_mlp_create(t->ctx, &mc, &t->model);
+  if (st == CLMP_SUCCESS) st = clmp_mlp_init(t->model, t->cfg.seed);
+  return st;
+}
+
+static clmp_status make_amp(clmp_trainer *t) {
+  clmp_scaler_config sc = t->cfg.scaler;
+  if (t->cfg.precision != CLMP_PRECISION_FP16) sc.mode = CLMP_SCALE_OFF;
+  clmp_status st = clmp_scaler_create(t->ctx, &sc, &t->scaler);
+  if (st == CLMP_SUCCESS)
+    st = clmp_optim_create(&t->cfg.optim, clmp_mlp_master(t->model), clmp_mlp_grads(t->model),
+                           clmp_mlp_working(t->model), t->scaler, &t->optim);
+  return st;
+}
+
+static clmp_status make_tensor(clmp_ctx *ctx, clmp_dtype d, size_t a, size_t b, clmp_tensor **o) {
+  size_t shape[2] = {a, b};
+  return clmp_tensor_create(ctx, d, b ? 2 : 1, shape, o);
+}
+
+/* The per-epoch buffers: index, labels, the step log, the test set's identity index. */
+static clmp_status make_buffers(clmp_trainer *t) {
+  size_t micro_steps = t->steps_per_epoch * (size_t)t->cfg.accum;
+  clmp_status st = make_tensor(t->ctx, CLMP_I32, t->train.n, 0, &t->perm);
+  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, t->micro, 1, &t->labels);
+  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_F32, 1, 0, &t->scale_eff);
+  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_F32, micro_steps, 0, &t->loss_log);
+  if (st == CLMP_SUCCESS)
+    st = make_tensor(t->ctx, CLMP_U8, t->steps_per_epoch * STATE_BYTES, 0, &t->state_log);
+  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, 1, 0, &t->count);
+  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, t->test.n, 0, &t->test_idx);
+  int32_t *ids = st == CLMP_SUCCESS ? malloc(t->test.n * sizeof *ids) : NULL;
+  if (st == CLMP_SUCCESS && !ids) st = CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "test index");
+  for (size_t i = 0; ids && i < t->test.n; i++) ids[i] = (int32_t)i;
+  if (st == CLMP_SUCCESS) st = clmp_tensor_write(t->test_idx, CLMP_I32, ids, t->test.n);
+  free(ids);
+  return st;
+}
+
+static clmp_status load_data(clmp_trainer *t) {
+  const clmp_train_config *c = &t->cfg;
+  clmp_status st =
+      clmp__dataset_load(t->ctx, c->data_dir, "train", c->train_limit, CLASSES, &t->train);
+  if (st == CLMP_SUCCESS)
+    st = clmp__dataset_load(t->ctx, c->data_dir, "t10k", c->test_limit, CLASSES, &t->test);
+  if (st == CLMP_SUCCESS && t->test.d != t->train.d)
+    st = CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu pixels, training %zu",
+                   c->data_dir, t->test.d, t->train.d);
+  t->micro = c->batch / (size_t)c->accum;
+  t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
+  if (st == CLMP_SUCCESS && t->steps_per_epoch == 0)
+    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "batch %zu is larger than the %zu examples", c->batch,
+                   t->train.n);
+  /* x = (pixel / 255 - mean) / std, as one multiply-add on the raw pixel. */
+  t->in_scale = (float)(1.0 / (255.0 * t->train.std));
+  t->in_shift = (float)(-t->train.mean / t->train.std);
+  return st;
+}
+
+clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg, clmp_trainer **out) {
+  if (!ctx || !cfg || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create");
+  *out = NULL;
+  clmp_status st = check_config(cfg);
+  if (st != CLMP_SUCCESS) return st;
+  clmp_trainer *t = calloc(1, sizeof *t);
+  if (!t) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_trainer_create");
+  t->ctx = ctx, t->cfg = *cfg;
+  CLMP_TRY(load_data(t));
+  t->total_steps = t->steps_per_epoch * (uint64_t)cfg->epochs;
+  CLMP_TRY(make_model(t));
+  CLMP_TRY(make_amp(t));
+  CLMP_TRY(make_buffers(t));
+  *out = t;
+  t = NULL;
+cleanup:
+  clmp_trainer_free(t);
+  return st;
+}
+
+void clmp_trainer_free(clmp_trainer *t) {
+  if (!t) return;
+  clmp_tensor *bufs[] = {t->perm,     t->test_idx,  t->labels, t->scale_eff,
+                         t->loss_log, t->state_log, t->count};
+  for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) clmp_tensor_free(bufs[i]);
+  clmp_optim_free(t->optim);
+  clmp_scaler_free(t->scaler);
+  clmp_mlp_free(t->model);
+  clmp__dataset_free(&t->train);
+  clmp__dataset_free(&t->test);
+  free(t);
+}
+
+clmp_mlp *clmp_trainer_model(const clmp_trainer *t) {
+  return t ? t->model : NULL;
+}
+
+void clmp_trainer_transform(const clmp_trainer *t, float *scale, float *shift) {
+  if (t && scale) *scale = t->in_scale;
+  if (t && shift) *shift = t->in_shift;
+}
+
+/* The learning rate of a step: linear warmup, then constant, cosine or linear decay to 0. */
+static float learning_rate(const clmp_trainer *t, uint64_t step) {
+  double base = t->cfg.optim.lr, warm = (double)t->cfg.warmup_steps;
+  if (step < (uint64_t)t->cfg.warmup_steps) return (float)(base * (double)(step + 1) / warm);
+  double span = (double)t->total_steps - warm, done = ((double)step - warm) / (span > 0 ? span : 1);
+  if (t->cfg.schedule == CLMP_SCHEDULE_COSINE) return (float)(base * 0.5 * (1 + cos(PI * done)));
+  if (t->cfg.schedule == CLMP_SCHEDULE_LINEAR) return (float)(base * (1 - done));
+  return (float)base;
+}
+
+/* The epoch's order of the training examples, from the seed and the epoch alone. */
+static clmp_status shuffle(clmp_trainer *t) {
+  size_t n = t->train.n;
+  int32_t *p = malloc(n * sizeof *p);
+  if (!p) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "shuffling %zu examples", n);
+  uint64_t s = t->cfg.seed ^ (EPOCH_SALT * (uint64_t)(t->epoch + 1));
+  for (size_t i = 0; i < n; i++) p[i] = (int32_t)i;
+  for (size_t i = n - 1; i > 0; i--) {
+    size_t j = (size_t)(next(&s) % (i + 1));
+    int32_t tmp = p[i];
+    p[i] = p[j], p[j] = tmp;
+  }
+  clmp_status st = clmp_tensor_write(t->perm, CLMP_I32, p, n);
+  free(p);
+  return st;
+}
+
+/* A 1-D view of n elements at element offset off. */
+static clmp_status slice(clmp_tensor *t, size_t off, size_t n, clmp_tensor **out) {
+  clmp_dtype d = clmp_tensor_dtype(t);
+  return clmp_tensor_view(t, off * clmp_dtype_size(d), d, 1, &n, out);
+}
+
+/* The first rows of a [rows_max, cols] buffer. */
+static clmp_status head(clmp_tensor *t, size_t rows, clmp_tensor **out) {
+  size_t shape[2] = {rows, clmp_tensor_dim(t, 1)};
+  return clmp_tensor_view(t, 0, clmp_tensor_dtype(t), 2, shape, out);
+}
+
+/* Gathers examples idx[off .. off + rows) of d into the model's input and the labels buffer;
+ * *labels receives a view of the labels (freed by the caller). */
+static clmp_status gather_batch(clmp_trainer *t, const clmp__dataset *d, clmp_tensor *idx,
+                                size_t off, size_t rows, clmp_tensor **labels) {
+  clmp_tensor *iv = NULL, *xv = NULL;
+  clmp_status st = slice(idx, off, rows, &iv);
+  if (st == CLMP_SUCCESS) st = head(clmp_mlp_input(t->model), rows, &xv);
+  if (st == CLMP_SUCCESS) st = head(t->labels, rows, labels);
+  if (st == CLMP_SUCCESS) st = clmp_gather_rows(d->images, iv, t->in_scale, t->in_shift, xv);
+  if (st == CLMP_SUCCESS) st = clmp_gather_rows(d->labels, iv, 1.0f, 0.0f, *labels);
+  clmp_tensor_free(iv), clmp_tensor_free(xv);
+  return st;
+}
+
+/* One micro-batch: gather, forward, loss into the log, backward (accumulating after the first). */
+static clmp_status micro_step(clmp_trainer *t, size_t off, size_t log_at, int accumulate,
+                              const clmp_tensor *scale) {
+  clmp_tensor *labels = NULL, *loss = NULL;
+  const clmp_tensor *logits = NULL;
+  clmp_status st = gather_batch(t, &t->train, t->perm, off, t->micro, &labels);
+  if (st == CLMP_SUCCESS) st = clmp_mlp_forward(t->model, t->micro, &logits);
+  if (st == CLMP_SUCCESS) st = slice(t->loss_log, log_at, 1, &loss);
+  if (st == CLMP_SUCCESS) st = clmp_softmax_xent(logits, labels, loss);
+  if (st == CLMP_SUCCESS) st = clmp_mlp_backward(t->model, labels, scale, accumulate);
+  clmp_tensor_free(labels), clmp_tensor_free(loss);
+  return st;
+}
+
+/* One optimizer step: accum micro-batches, the scaler's state logged, the fused update. */
+static clmp_status train_step(clmp_trainer *t, size_t s) {
+  size_t accum = (size_t)t->cfg.accum;
+  const clmp_tensor *scale = clmp_scaler_scale(t->scaler);
+  clmp_status st = CLMP_SUCCESS;
+  if (accum > 1) {
+    st = clmp_scale(1.0f / (float)accum, scale, t->scale_eff);
+    scale = t->scale_eff;
+  }
+  for (size_t k = 0; st == CLMP_SUCCESS && k < accum; k++)
+    st = micro_step(t, (s * accum + k) * t->micro, s * accum + k, k > 0, scale);
+  clmp_tensor *logged = NULL;
+  if (st == CLMP_SUCCESS) st = slice(t->state_log, s * STATE_BYTES, STATE_BYTES, &logged);
+  if (st == CLMP_SUCCESS) st = clmp_tensor_copy(logged, t->scaler->state);
+  clmp_tensor_free(logged);
+  if (st == CLMP_SUCCESS) st = clmp_optim_step(t->optim, learning_rate(t, t->step_total));
+  return st;
+}
+
+/* The test set's accuracy in percent: one read at the end. */
+static clmp_status evaluate(clmp_trainer *t, double *accuracy) {
+  clmp_status st = clmp_fill(t->count, 0.0f);
+  for (size_t off = 0; st == CLMP_SUCCESS && off < t->test.n; off += t->micro) {
+    size_t rows = t->test.n - off < t->micro ? t->test.n - off : t->micro;
+    clmp_tensor *labels = NULL;
+    const clmp_tensor *logits = NULL;
+    st = gather_batch(t, &t->test, t->test_idx, off, rows, &labels);
+    if (st == CLMP_SUCCESS) st = clmp_mlp_forward(t->model, rows, &logits);
+    if (st == CLMP_SUCCESS) st = clmp_correct_count(logits, labels, t->count);
+    clmp_tensor_free(labels);
+  }
+  int32_t correct = 0;
+  if (st == CLMP_SUCCESS) st = clmp_tensor_read(t->count, CLMP_I32, &correct, 1);
+  *accuracy = 100.0 * (double)correct / (double)t->test.n;
+  return st;
+}
+
+typedef struct epoch_log {
+  float *loss;
+  clmp__amp_state *state;
+} epoch_log;
+
+static clmp_status read_log(clmp_trainer *t, epoch_log *log) {
+  size_t micro_steps = t->steps_per_epoch * (size_t)t->cfg.accum;
+  log->loss = malloc(micro_steps * sizeof *log->loss);
+  log->state = malloc(t->steps_per_epoch * STATE_BYTES);
+  if (!log->loss || !log->state) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "epoch log");
+  clmp_status st = clmp_tensor_read(t->loss_log, CLMP_F32, log->loss, micro_steps);
+  if (st == CLMP_SUCCESS)
+    st = clmp_tensor_read(t->state_log, CLMP_U8, log->state, t->steps_per_epoch * STATE_BYTES);
+  return st;
+}
+
+/* The epoch's per-step records and its mean loss; after is the state at the epoch's end. */
+static double summarise(const clmp_trainer *t, const epoch_log *log, const clmp_scaler_state *after,
+                        uint64_t first_step, void (*record)(const clmp_step_record *, void *),
+                        void *user) {
+  size_t accum = (size_t)t->cfg.accum;
+  double total = 0;
+  for (size_t s = 0; s < t->steps_per_epoch; s++) {
+    double loss = 0;
+    for (size_t k = 0; k < accum; k++) loss += log->loss[s * accum + k];
+    total += loss;
+    uint32_t next_skipped = s + 1 < t->steps_per_epoch ? log->state[s + 1].skipped : after->skipped;
+    clmp_step_record r = {first_step + s,
+                          t->epoch + 1,
+                          (float)(loss / (double)accum),
+                          log->state[s].scale,
+                          learning_rate(t, first_step + s),
+                          next_skipped != log->state[s].skipped};
+    if (record) record(&r, user);
+  }
+  return total / (double)(t->steps_per_epoch * accum);
+}
+
+static clmp_status run_steps(clmp_trainer *t, void (*progress)(size_t, size_t, void *),
+                             void *user) {
+  clmp_status st = shuffle(t);
+  for (size_t s = 0; st == CLMP_SUCCESS && s < t->steps_per_epoch; s++) {
+    st = train_step(t, s);
+    t->step_total++;
+    if (progress) progress(s + 1, t->steps_per_epoch, user);
+  }
+  return st;
+}
+
+clmp_status clmp_trainer_epoch(clmp_trainer *t, void (*progress)(size_t, size_t, void *),
+                               void (*record)(const clmp_step_record *, void *), void *user,
+                               clmp_epoch_stats *out) {
+  if (!t || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_epoch: NULL");
+  uint64_t first_step = t->step_total;
+  double t0 = now();
+  epoch_log log = {NULL, NULL};
+  clmp_scaler_state after;
+  clmp_status st = run_steps(t, progress, user);
+  if (st == CLMP_SUCCESS) st = read_log(t, &log);
+  if (st == CLMP_SUCCESS) st = clmp_scaler_read(t->scaler, &after);
+  double t1 = now();
+  if (st == CLMP_SUCCESS) {
+    *out = (clmp_epoch_stats){.epoch = t->epoch + 1,
+                              .steps = t->steps_per_epoch,
+                              .step_total = t->step_total,
+                              .seconds = t1 - t0,
+                              .loss_scale = after.scale,
+                              .skipped_total = after.skipped};
+    out->train_loss = summarise(t, &log, &after, first_step, record, user);
+    out->images_per_s = (double)(t->steps_per_epoch * t->cfg.batch) / (t1 - t0);
+    out->skipped = after.skipped - t->skipped_total;
+    t->skipped_total = after.skipped;
+    st = evaluate(t, &out->test_accuracy);
+  }
+  t->epoch++;
+  free(log.loss), free(log.state);
+  return st;
+}

@@ -1,0 +1,94 @@
+/* clmp/train.h: training an MLP on an IDX image dataset (Fashion-MNIST) with a precision policy
+ * (fp16 with dynamic loss scaling, bf16, fp32), everything resident on the device: the dataset,
+ * the minibatch gathering, the step, and a per-step log read once per epoch. */
+#ifndef CLMP_TRAIN_H
+#define CLMP_TRAIN_H
+
+#include <stdint.h>
+
+#include "clmp/amp.h"
+#include "clmp/export.h"
+#include "clmp/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum clmp_precision {
+  CLMP_PRECISION_FP16 = 0, /* f16 weights, activations, gradients; fp32 master; loss scaling */
+  CLMP_PRECISION_BF16 = 1, /* bf16 storage, fp32 master, no scaling */
+  CLMP_PRECISION_FP32 = 2
+} clmp_precision;
+
+typedef enum clmp_schedule {
+  CLMP_SCHEDULE_CONSTANT = 0,
+  CLMP_SCHEDULE_COSINE = 1, /* from lr down to 0 over the run, after the warmup */
+  CLMP_SCHEDULE_LINEAR = 2  /* likewise, linearly */
+} clmp_schedule;
+
+#define CLMP_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct clmp_train_config {
+  const char *data_dir; /* train-images-idx3-ubyte[.gz] and the other three files */
+  clmp_precision precision;
+  int hidden_layers;
+  size_t hidden[CLMP_MLP_MAX_LAYERS - 1];
+  int epochs;
+  size_t batch; /* examples per optimizer step (split into accum micro-batches) */
+  int accum;    /* gradient accumulation: micro-batches per step */
+  clmp_optim_config optim;
+  clmp_scaler_config scaler; /* used with fp16; bf16 and fp32 train with the scaler off */
+  clmp_schedule schedule;
+  int warmup_steps;               /* linear warmup from 0 */
+  uint64_t seed;                  /* initialisation and shuffling */
+  size_t train_limit, test_limit; /* use the first N examples only (0: all) */
+} clmp_train_config;
+
+/* Defaults: fp16, hidden 512,256, 10 epochs... (see the README); AdamW lr 1e-3. */
+CLMP_API void clmp_train_config_default(clmp_train_config *cfg);
+
+typedef struct clmp_epoch_stats {
+  int epoch;            /* 1-based */
+  size_t steps;         /* optimizer steps in the epoch */
+  uint64_t step_total;  /* optimizer steps so far */
+  double train_loss;    /* mean over the epoch's micro-batches */
+  double test_accuracy; /* percent */
+  double images_per_s;  /* training throughput over the epoch */
+  double seconds;
+  float loss_scale; /* at the end of the epoch */
+  uint32_t skipped; /* steps skipped in the epoch */
+  uint32_t skipped_total;
+} clmp_epoch_stats;
+
+/* One optimizer step's record, for the metrics file. */
+typedef struct clmp_step_record {
+  uint64_t step;
+  int epoch;
+  float loss, loss_scale, lr;
+  int overflow;
+} clmp_step_record;
+
+typedef struct clmp_trainer clmp_trainer;
+
+/* Loads the dataset, builds the model, scaler and optimizer on ctx and initialises the weights
+ * from the seed. */
+CLMP_API clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg,
+                                         clmp_trainer **out);
+CLMP_API void clmp_trainer_free(clmp_trainer *t);
+
+/* Trains one epoch and evaluates on the test set. progress (may be NULL) is called after every
+ * optimizer step from the host side (it must not wait for the device); record (may be NULL)
+ * receives the epoch's steps at its end. */
+CLMP_API clmp_status clmp_trainer_epoch(clmp_trainer *t,
+                                        void (*progress)(size_t step, size_t steps, void *user),
+                                        void (*record)(const clmp_step_record *r, void *user),
+                                        void *user, clmp_epoch_stats *out);
+
+/* The model being trained (owned by the trainer) and the input transform x = pixel*scale+shift. */
+CLMP_API clmp_mlp *clmp_trainer_model(const clmp_trainer *t);
+CLMP_API void clmp_trainer_transform(const clmp_trainer *t, float *scale, float *shift);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
