@@ -6,32 +6,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "../amp/amp_impl.h"
-#include "../io/dataset.h"
-#include "../ops/table.h"
 #include "../runtime/error.h"
-#include "clmp/train.h"
+#include "trainer_impl.h"
 
-#define CLASSES     10
 #define STATE_BYTES sizeof(clmp__amp_state)
 #define SPLITMIX    0x9e3779b97f4a7c15ull
 #define EPOCH_SALT  0xa0761d6478bd642full
 #define PI          3.14159265358979323846
-
-struct clmp_trainer {
-  clmp_ctx *ctx;
-  clmp_train_config cfg;
-  clmp__dataset train, test;
-  clmp_mlp *model;
-  clmp_scaler *scaler;
-  clmp_optim *optim;
-  float in_scale, in_shift;
-  size_t micro, steps_per_epoch;
-  uint64_t step_total, total_steps;
-  int epoch;
-  uint32_t skipped_total;
-  clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
-};
 
 void clmp_train_config_default(clmp_train_config *c) {
   if (!c) return;
@@ -88,7 +69,7 @@ static clmp_status make_model(clmp_trainer *t) {
                         .max_batch = t->micro};
   mc.sizes[0] = t->train.d;
   for (int i = 0; i < t->cfg.hidden_layers; i++) mc.sizes[i + 1] = t->cfg.hidden[i];
-  mc.sizes[mc.layers] = CLASSES;
+  mc.sizes[mc.layers] = CLMP__CLASSES;
   clmp_status st = clmp_mlp_create(t->ctx, &mc, &t->model);
   if (st == CLMP_SUCCESS) st = clmp_mlp_init(t->model, t->cfg.seed);
   return st;
@@ -131,9 +112,9 @@ static clmp_status make_buffers(clmp_trainer *t) {
 static clmp_status load_data(clmp_trainer *t) {
   const clmp_train_config *c = &t->cfg;
   clmp_status st =
-      clmp__dataset_load(t->ctx, c->data_dir, "train", c->train_limit, CLASSES, &t->train);
+      clmp__dataset_load(t->ctx, c->data_dir, "train", c->train_limit, CLMP__CLASSES, &t->train);
   if (st == CLMP_SUCCESS)
-    st = clmp__dataset_load(t->ctx, c->data_dir, "t10k", c->test_limit, CLASSES, &t->test);
+    st = clmp__dataset_load(t->ctx, c->data_dir, "t10k", c->test_limit, CLMP__CLASSES, &t->test);
   if (st == CLMP_SUCCESS && t->test.d != t->train.d)
     st = CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu pixels, training %zu",
                    c->data_dir, t->test.d, t->train.d);

@@ -84,6 +84,22 @@ CLMP_API clmp_status clmp_trainer_epoch(clmp_trainer *t,
                                         void (*record)(const clmp_step_record *r, void *user),
                                         void *user, clmp_epoch_stats *out);
 
+/* Writes a checkpoint, atomically: safetensors with the fp32 master weights as fc<i>.weight
+ * [out, in] and fc<i>.bias (i from 1, as torch.nn.Linear names them), the optimizer's moments as
+ * optim.fc<i>.weight.exp_avg / .exp_avg_sq (AdamW) or .momentum_buffer (SGD), and in
+ * __metadata__ the scaler state, step, epoch, architecture, precision, optimizer and the input
+ * transform (input_scale, input_shift: x = pixel * scale + shift). A blocking read. */
+CLMP_API clmp_status clmp_trainer_save(const clmp_trainer *t, const char *path);
+
+/* Continues from a checkpoint of the same architecture, precision and optimizer: weights,
+ * moments, scaler state, step and epoch, so that the run ends bit-identical to one that was
+ * never interrupted. A damaged, foreign or mismatched file fails with CLMP_ERR_FORMAT (or
+ * CLMP_ERR_IO) and changes nothing. */
+CLMP_API clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path);
+
+/* Epochs completed so far (counting those of a resumed checkpoint). */
+CLMP_API int clmp_trainer_epochs_done(const clmp_trainer *t);
+
 /* The model being trained (owned by the trainer) and the input transform x = pixel*scale+shift. */
 CLMP_API clmp_mlp *clmp_trainer_model(const clmp_trainer *t);
 CLMP_API void clmp_trainer_transform(const clmp_trainer *t, float *scale, float *shift);

@@ -14,7 +14,7 @@
 #define BAR_WIDTH 30
 
 typedef struct train_opts {
-  const char *device, *metrics;
+  const char *device, *metrics, *checkpoint, *resume;
   int json;
   int optimizer, lr_set, wd_set; /* the optimizer's own defaults apply unless set */
   float lr, weight_decay;
@@ -49,6 +49,8 @@ static void print_help(void) {
          "  --seed N            initialisation and shuffling (default 1)\n"
          "  --train-limit N     use the first N training examples only; --test-limit N likewise\n"
          "  --metrics FILE      a CSV row per step: step,epoch,loss,loss_scale,overflow,lr\n"
+         "  --checkpoint FILE   save a checkpoint (safetensors) after every epoch, atomically\n"
+         "  --resume FILE       continue a run from its checkpoint (same model and options)\n"
          "  --json              end with one JSON object of the results\n"
          "  --help              this text\n",
          CLMP_DEFAULT_DATA_DIR);
@@ -113,62 +115,33 @@ static int apply(int c, const char *v, train_opts *o) {
   clmp_train_config *k = &o->cfg;
   int i = 0;
   switch (c) {
-  case 'd':
-    o->device = v;
-    return 0;
-  case 'D':
-    k->data_dir = v;
-    return 0;
-  case 'p':
-    return parse_choice(v, precisions, 3, &i) ? -1 : (k->precision = i, 0);
-  case 'H':
-    return parse_hidden(v, k);
-  case 'e':
-    return parse_int(v, &k->epochs);
-  case 'b':
-    return parse_size(v, &k->batch);
-  case 'a':
-    return parse_int(v, &k->accum);
-  case 'O':
-    return parse_choice(v, optimizers, 2, &i) ? -1 : (o->optimizer = i, 0);
-  case 'l':
-    return o->lr_set = 1, parse_float(v, &o->lr);
-  case 'w':
-    return o->wd_set = 1, parse_float(v, &o->weight_decay);
-  case 'm':
-    return parse_float(v, &k->optim.momentum);
-  case 'n':
-    k->optim.nesterov = 1;
-    return 0;
-  case 's':
-    return parse_choice(v, schedules, 3, &i) ? -1 : (k->schedule = (clmp_schedule)i, 0);
-  case 'W':
-    return parse_int(v, &k->warmup_steps);
-  case 'c':
-    return parse_float(v, &k->optim.clip_norm);
-  case 'i':
-    return parse_float(v, &k->scaler.init_scale);
-  case 'g':
-    return parse_int(v, &k->scaler.growth_interval);
-  case 'y':
-    return parse_int(v, &k->scaler.hysteresis);
-  case 'S':
-    k->scaler.mode = CLMP_SCALE_STATIC;
-    return parse_float(v, &k->scaler.init_scale);
-  case 'r':
-    return parse_u64(v, &k->seed);
-  case 'T':
-    return parse_size(v, &k->train_limit);
-  case 't':
-    return parse_size(v, &k->test_limit);
-  case 'M':
-    o->metrics = v;
-    return 0;
-  case 'j':
-    o->json = 1;
-    return 0;
-  default:
-    return -1;
+  case 'd': o->device = v; return 0;
+  case 'D': k->data_dir = v; return 0;
+  case 'p': return parse_choice(v, precisions, 3, &i) ? -1 : (k->precision = i, 0);
+  case 'H': return parse_hidden(v, k);
+  case 'e': return parse_int(v, &k->epochs);
+  case 'b': return parse_size(v, &k->batch);
+  case 'a': return parse_int(v, &k->accum);
+  case 'O': return parse_choice(v, optimizers, 2, &i) ? -1 : (o->optimizer = i, 0);
+  case 'l': return o->lr_set = 1, parse_float(v, &o->lr);
+  case 'w': return o->wd_set = 1, parse_float(v, &o->weight_decay);
+  case 'm': return parse_float(v, &k->optim.momentum);
+  case 'n': k->optim.nesterov = 1; return 0;
+  case 's': return parse_choice(v, schedules, 3, &i) ? -1 : (k->schedule = (clmp_schedule)i, 0);
+  case 'W': return parse_int(v, &k->warmup_steps);
+  case 'c': return parse_float(v, &k->optim.clip_norm);
+  case 'i': return parse_float(v, &k->scaler.init_scale);
+  case 'g': return parse_int(v, &k->scaler.growth_interval);
+  case 'y': return parse_int(v, &k->scaler.hysteresis);
+  case 'S': k->scaler.mode = CLMP_SCALE_STATIC; return parse_float(v, &k->scaler.init_scale);
+  case 'r': return parse_u64(v, &k->seed);
+  case 'T': return parse_size(v, &k->train_limit);
+  case 't': return parse_size(v, &k->test_limit);
+  case 'M': o->metrics = v; return 0;
+  case 'C': o->checkpoint = v; return 0;
+  case 'R': o->resume = v; return 0;
+  case 'j': o->json = 1; return 0;
+  default: return -1;
   }
 }
 
@@ -195,6 +168,8 @@ static const struct option OPTIONS[] = {{"device", required_argument, NULL, 'd'}
                                         {"train-limit", required_argument, NULL, 'T'},
                                         {"test-limit", required_argument, NULL, 't'},
                                         {"metrics", required_argument, NULL, 'M'},
+                                        {"checkpoint", required_argument, NULL, 'C'},
+                                        {"resume", required_argument, NULL, 'R'},
                                         {"json", no_argument, NULL, 'j'},
                                         {"help", no_argument, NULL, 'h'},
                                         {NULL, 0, NULL, 0}};
@@ -261,7 +236,10 @@ static void print_json(const train_opts *o, const clmp_device_info *d, const clm
   cJSON_AddNumberToObject(root, "train_loss", e->train_loss);
   cJSON_AddNumberToObject(root, "test_accuracy", e->test_accuracy);
   cJSON_AddNumberToObject(root, "images_per_s", e->images_per_s);
-  cJSON_AddNullToObject(root, "checkpoint");
+  if (o->checkpoint)
+    cJSON_AddStringToObject(root, "checkpoint", o->checkpoint);
+  else
+    cJSON_AddNullToObject(root, "checkpoint");
   char *text = cJSON_Print(root);
   if (text) printf("%s\n", text);
   free(text);
@@ -271,11 +249,13 @@ static void print_json(const train_opts *o, const clmp_device_info *d, const clm
 static int train_epochs(const train_opts *o, clmp_trainer *t, const clmp_device_info *d,
                         run_state *rs) {
   clmp_epoch_stats e = {0};
-  for (int i = 0; i < o->cfg.epochs; i++) {
+  for (int i = clmp_trainer_epochs_done(t); i < o->cfg.epochs; i++) {
     rs->epoch = i + 1;
     clmp_status st = clmp_trainer_epoch(t, progress, record, rs, &e);
     if (st != CLMP_SUCCESS) return cli_fail("train", st, "training");
     if (!o->json) print_epoch(&e, o->cfg.epochs);
+    if (o->checkpoint && (st = clmp_trainer_save(t, o->checkpoint)) != CLMP_SUCCESS)
+      return cli_fail("train", st, "writing the checkpoint");
   }
   if (o->json) print_json(o, d, &e);
   return CLI_OK;
@@ -297,6 +277,7 @@ int cmd_train(int argc, char **argv) {
   clmp_trainer *t = NULL;
   clmp_status st = clmp_ctx_create(o.device, &ctx);
   if (st == CLMP_SUCCESS) st = clmp_trainer_create(ctx, &o.cfg, &t);
+  if (st == CLMP_SUCCESS && o.resume) st = clmp_trainer_resume(t, o.resume);
   if (st != CLMP_SUCCESS)
     rc = cli_fail("train", st, ctx ? "setting up" : "opening the device");
   else {

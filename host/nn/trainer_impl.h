@@ -1,0 +1,28 @@
+/* host/nn/trainer_impl.h: the trainer's state, shared by the loop and the checkpoints
+ * (internal). */
+#ifndef CLMP_HOST_TRAINER_IMPL_H
+#define CLMP_HOST_TRAINER_IMPL_H
+
+#include "../amp/amp_impl.h"
+#include "../io/dataset.h"
+#include "../ops/table.h"
+#include "clmp/train.h"
+
+#define CLMP__CLASSES 10
+
+struct clmp_trainer {
+  clmp_ctx *ctx;
+  clmp_train_config cfg;
+  clmp__dataset train, test;
+  clmp_mlp *model;
+  clmp_scaler *scaler;
+  clmp_optim *optim;
+  float in_scale, in_shift;
+  size_t micro, steps_per_epoch;
+  uint64_t step_total, total_steps;
+  int epoch;
+  uint32_t skipped_total;
+  clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
+};
+
+#endif
