@@ -1,0 +1,337 @@
+/* host/ops/gemm.c: clmp_gemm and clmp_gemm_ex, their argument checks, and the OpenCL paths:
+ * CLBlast's Sgemm for f32 x f32 -> f32, clmp's own kernel (cl/gemm.cl) for everything else, and
+ * CLBlast's Hgemm (half accumulation) only when CLMP_HGEMM=1 asks for it. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/error.h"
+#include "../runtime/launch.h"
+#include "clmp/convert.h"
+#include "table.h"
+
+/* After table.h, whose runtime.h sets the OpenCL version that CL/opencl.h then sees. */
+#include <clblast_c.h>
+
+/* --- argument checks ------------------------------------------------------------------------ */
+
+/* *out = a * b + c, or 0 when that overflows size_t. */
+static int mul_add(size_t a, size_t b, size_t c, size_t *out) {
+  if (b && a > (SIZE_MAX - c) / b) return 0;
+  *out = a * b + c;
+  return 1;
+}
+
+/* One past the matrix's last element, in elements from the tensor's start; 0 on overflow. */
+static size_t matrix_end(const clmp_matrix *m) {
+  size_t span = 0;
+  if (!mul_add(m->rows - 1, m->ld, m->cols, &span) || span > SIZE_MAX - m->offset) return 0;
+  return span + m->offset;
+}
+
+/* A matrix argument on its own: a float tensor, non-empty, ld >= cols, inside its tensor. */
+static clmp_status check_matrix(const clmp_matrix *m, const char *name) {
+  static const char *op = "clmp_gemm";
+  clmp_status st = clmp__check_float(m->t, op, name);
+  if (st != CLMP_SUCCESS) return st;
+  if (!m->rows || !m->cols)
+    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "%s: %s is %zu x %zu (empty)", op, name, m->rows,
+                     m->cols);
+  if (m->ld < m->cols)
+    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "%s: %s has ld %zu < cols %zu", op, name, m->ld,
+                     m->cols);
+  size_t end = matrix_end(m);
+  if (!end || end > m->t->numel)
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS,
+                     "%s: %s (offset %zu, %zu x %zu, ld %zu) reaches beyond its tensor of %zu "
+                     "elements",
+                     op, name, m->offset, m->rows, m->cols, m->ld, m->t->numel);
+  return CLMP_SUCCESS;
+}
+
+/* op(X)'s rows and columns. */
+static size_t op_rows(clmp_transpose t, const clmp_matrix *m) {
+  return t == CLMP_TRANS ? m->cols : m->rows;
+}
+static size_t op_cols(clmp_transpose t, const clmp_matrix *m) {
+  return t == CLMP_TRANS ? m->rows : m->cols;
+}
+
+/* op(A) [M, K] x op(B) [K, N] -> C [M, N]. */
+static clmp_status check_shapes(clmp_transpose ta, clmp_transpose tb, const clmp_matrix *a,
+                                const clmp_matrix *b, const clmp_matrix *c) {
+  size_t m = op_rows(ta, a), k = op_cols(ta, a), kb = op_rows(tb, b), n = op_cols(tb, b);
+  if (k != kb || c->rows != m || c->cols != n)
+    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE,
+                     "clmp_gemm: op(A) [%zu, %zu] x op(B) [%zu, %zu] does not give C [%zu, %zu]", m,
+                     k, kb, n, c->rows, c->cols);
+  return CLMP_SUCCESS;
+}
+
+/* Whether the byte ranges of x and c share storage and intersect (then C would be written while
+ * x is read: refused, though interleaved rows that never touch would be harmless). */
+static int overlaps(const clmp_matrix *x, const clmp_matrix *c) {
+  if (x->t->storage != c->t->storage) return 0;
+  size_t xs = clmp_dtype_size(x->t->dtype), cs = clmp_dtype_size(c->t->dtype);
+  size_t x0 = x->t->offset + x->offset * xs, x1 = x->t->offset + matrix_end(x) * xs;
+  size_t c0 = c->t->offset + c->offset * cs, c1 = c->t->offset + matrix_end(c) * cs;
+  return x0 < c1 && c0 < x1;
+}
+
+static clmp_status check_gemm(clmp_transpose ta, clmp_transpose tb, const clmp_matrix *a,
+                              const clmp_matrix *b, const clmp_matrix *c) {
+  if ((ta != CLMP_NO_TRANS && ta != CLMP_TRANS) || (tb != CLMP_NO_TRANS && tb != CLMP_TRANS))
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_gemm: transpose %d, %d", (int)ta, (int)tb);
+  clmp_status st = check_matrix(a, "A");
+  if (st == CLMP_SUCCESS) st = check_matrix(b, "B");
+  if (st == CLMP_SUCCESS) st = check_matrix(c, "C");
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(a->t, c->t, "clmp_gemm");
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(b->t, c->t, "clmp_gemm");
+  if (st == CLMP_SUCCESS) st = check_shapes(ta, tb, a, b, c);
+  if (st == CLMP_SUCCESS && (overlaps(a, c) || overlaps(b, c)))
+    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_gemm: C overlaps %s in memory",
+                   overlaps(a, c) ? "A" : "B");
+  return st;
+}
+
+clmp_status clmp_gemm_ex(clmp_transpose ta, clmp_transpose tb, float alpha, clmp_matrix a,
+                         clmp_matrix b, float beta, clmp_matrix c) {
+  clmp_status st = check_gemm(ta, tb, &a, &b, &c);
+  if (st != CLMP_SUCCESS) return st;
+  return clmp__ops_of(c.t->ctx)->gemm(ta, tb, alpha, &a, &b, beta, &c);
+}
+
+/* The whole of a 2-D tensor as a matrix. */
+static clmp_status whole_matrix(const clmp_tensor *t, const char *name, clmp_matrix *out) {
+  size_t rows = 0, cols = 0;
+  clmp_status st = clmp__check_matrix(t, "clmp_gemm", name, &rows, &cols);
+  *out = (clmp_matrix){.t = t, .offset = 0, .rows = rows, .cols = cols, .ld = cols};
+  return st;
+}
+
+clmp_status clmp_gemm(clmp_transpose ta, clmp_transpose tb, float alpha, const clmp_tensor *a,
+                      const clmp_tensor *b, float beta, clmp_tensor *c) {
+  clmp_matrix ma, mb, mc;
+  clmp_status st = whole_matrix(a, "A", &ma);
+  if (st == CLMP_SUCCESS) st = whole_matrix(b, "B", &mb);
+  if (st == CLMP_SUCCESS) st = whole_matrix(c, "C", &mc);
+  if (st != CLMP_SUCCESS) return st;
+  return clmp_gemm_ex(ta, tb, alpha, ma, mb, beta, mc);
+}
+
+/* --- CLBlast ---------------------------------------------------------------------------------- */
+
+static CLBlastTranspose blast_transpose(clmp_transpose t) {
+  return t == CLMP_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
+}
+
+/* The matrix's first element, in elements from the start of its OpenCL buffer. */
+static size_t buffer_offset(const clmp_matrix *m) {
+  return (size_t)clmp__elem_offset(m->t) + m->offset;
+}
+
+/* C = alpha * op(A) * op(B) + beta * C in fp32 through CLBlast; its status passes through. */
+static clmp_status gemm_sgemm(clmp_transpose ta, clmp_transpose tb, float alpha,
+                              const clmp_matrix *a, const clmp_matrix *b, float beta,
+                              const clmp_matrix *c) {
+  cl_command_queue queue = c->t->ctx->queue;
+  size_t k = op_cols(ta, a);
+  CLBlastStatusCode s = CLBlastSgemm(
+      CLBlastLayoutRowMajor, blast_transpose(ta), blast_transpose(tb), c->rows, c->cols, k, alpha,
+      a->t->storage->mem, buffer_offset(a), a->ld, b->t->storage->mem, buffer_offset(b), b->ld,
+      beta, c->t->storage->mem, buffer_offset(c), c->ld, &queue, NULL);
+  if (s == CLBlastSuccess) return CLMP_SUCCESS;
+  return CLMP_FAIL((clmp_status)s, "CLBlastSgemm(M=%zu, N=%zu, K=%zu)", c->rows, c->cols, k);
+}
+
+/* The same in half precision throughout (accumulation included): CLBlast's Hgemm. */
+static clmp_status gemm_hgemm(clmp_transpose ta, clmp_transpose tb, float alpha,
+                              const clmp_matrix *a, const clmp_matrix *b, float beta,
+                              const clmp_matrix *c) {
+  cl_command_queue queue = c->t->ctx->queue;
+  size_t k = op_cols(ta, a);
+  CLBlastStatusCode s =
+      CLBlastHgemm(CLBlastLayoutRowMajor, blast_transpose(ta), blast_transpose(tb), c->rows,
+                   c->cols, k, clmp_f32_to_f16(alpha), a->t->storage->mem, buffer_offset(a), a->ld,
+                   b->t->storage->mem, buffer_offset(b), b->ld, clmp_f32_to_f16(beta),
+                   c->t->storage->mem, buffer_offset(c), c->ld, &queue, NULL);
+  if (s == CLBlastSuccess) return CLMP_SUCCESS;
+  return CLMP_FAIL((clmp_status)s, "CLBlastHgemm(M=%zu, N=%zu, K=%zu)", c->rows, c->cols, k);
+}
+
+/* Hgemm only on request (CLMP_HGEMM=1), on a device with cl_khr_fp16, for f16 throughout. */
+static int want_hgemm(const clmp_matrix *a, const clmp_matrix *b, const clmp_matrix *c) {
+  const char *env = getenv("CLMP_HGEMM");
+  return env && !strcmp(env, "1") && c->t->ctx->info.fp16 && a->t->dtype == CLMP_F16 &&
+         b->t->dtype == CLMP_F16 && c->t->dtype == CLMP_F16;
+}
+
+/* --- the portable kernel ---------------------------------------------------------------------- */
+
+/* A set of cl/gemm.cl's tile sizes: C block per work-group (m x n), depth k, block per item. */
+typedef struct gemm_tiles {
+  unsigned m, n, k, wpt_m, wpt_n;
+} gemm_tiles;
+
+/* Tile sets, largest first; a device takes the first set that fits its work-group and local
+ * memory limits and those of the compiled kernel. Measured at 4096^3 on an H200, f16 x f16 -> f32
+ * and bf16 x bf16 -> bf16: 15 and 24 TFLOP/s with the first set, 10 and 15 with the second
+ * (CLBlast's Sgemm: 31); on PoCL (2 cores, 512^3) the first set gives about twice the second. */
+static const gemm_tiles tile_sets[] = {
+    {128, 128, 16, 8, 8}, /* 256 items, 16.1 KiB of local memory */
+    {64, 64, 16, 4, 4},   /* 256 items, 8.3 KiB */
+    {32, 32, 16, 8, 4},   /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
+    {8, 8, 8, 2, 2},      /* 16 items, 0.6 KiB */
+    {1, 1, 1, 1, 1},      /* one item, 8 bytes: any device at all */
+};
+#define N_TILE_SETS  (sizeof tile_sets / sizeof *tile_sets)
+#define GEMM_MAX_DIM 0x7fffffffu /* the kernel indexes rows and columns in 32 bits */
+#define GEMM_PAD     1           /* cl/gemm.cl's extra float per local tile row */
+
+static size_t tile_items(const gemm_tiles *t) {
+  return (size_t)(t->m / t->wpt_m) * (t->n / t->wpt_n);
+}
+
+/* Local memory of the two tiles, padded as cl/gemm.cl pads them. */
+static size_t tile_local_bytes(const gemm_tiles *t) {
+  return sizeof(float) * t->k * ((t->m + GEMM_PAD) + (t->n + GEMM_PAD));
+}
+
+/* The kernel for one tile set and dtype combination (built once per context). */
+static clmp_status tile_kernel(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
+                               const clmp_matrix *b, const clmp_matrix *c, cl_kernel *out) {
+  char options[192];
+  snprintf(options, sizeof options,
+           "-DA_DT=%s -DB_DT=%s -DC_DT=%s -DGEMM_TILE_M=%u -DGEMM_TILE_N=%u -DGEMM_TILE_K=%u "
+           "-DGEMM_WPT_M=%u -DGEMM_WPT_N=%u",
+           clmp__dtype_define(a->t->dtype), clmp__dtype_define(b->t->dtype),
+           clmp__dtype_define(c->t->dtype), t->m, t->n, t->k, t->wpt_m, t->wpt_n);
+  return clmp__kernel_get(ctx, "gemm", options, "gemm", out);
+}
+
+/* The work-group size the compiled kernel allows (registers may make it less than the
+ * device's). */
+static clmp_status kernel_work_group(clmp_ctx *ctx, cl_kernel k, size_t *wg) {
+  cl_int err =
+      clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof *wg, wg, NULL);
+  return err == CL_SUCCESS ? CLMP_SUCCESS : CLMP_FAIL(err, "clGetKernelWorkGroupInfo(gemm)");
+}
+
+/* Whether the device runs tile set t with at most limit items: the device's limits first, then,
+ * after a build, the kernel's (*wg, 0 when nothing was built). */
+static clmp_status try_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit, const clmp_matrix *a,
+                             const clmp_matrix *b, const clmp_matrix *c, cl_kernel *out,
+                             size_t *wg) {
+  *wg = 0;
+  if (tile_items(t) > limit || tile_local_bytes(t) > ctx->info.local_mem) return CLMP_SUCCESS;
+  clmp_status st = tile_kernel(ctx, t, a, b, c, out);
+  return st == CLMP_SUCCESS ? kernel_work_group(ctx, *out, wg) : st;
+}
+
+/* CLMP_GEMM_TILES="m,n,k,wpt_m,wpt_n" replaces the table, for tuning on a new device; *set says
+ * whether it is there. A malformed value is an error, not silently ignored. */
+static clmp_status env_tiles(gemm_tiles *t, int *set) {
+  const char *env = getenv("CLMP_GEMM_TILES");
+  char extra = 0;
+  *set = env && *env;
+  if (!*set) return CLMP_SUCCESS;
+  int got = sscanf(env, "%u,%u,%u,%u,%u%c", &t->m, &t->n, &t->k, &t->wpt_m, &t->wpt_n, &extra);
+  if (got != 5 || !t->k || !t->wpt_m || !t->wpt_n || !t->m || !t->n || t->m % t->wpt_m ||
+      t->n % t->wpt_n)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
+                     "CLMP_GEMM_TILES=\"%s\": want m,n,k,wpt_m,wpt_n with wpt_m | m, wpt_n | n",
+                     env);
+  return CLMP_SUCCESS;
+}
+
+/* The tile set and kernel: CLMP_GEMM_TILES, else the first set of the table that the device
+ * runs. A kernel that allows fewer items than asked lowers the limit for the smaller sets, so
+ * that they are not built only to be refused. */
+static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_matrix *b,
+                               const clmp_matrix *c, gemm_tiles *tiles, cl_kernel *out) {
+  int set = 0;
+  size_t limit = ctx->info.max_work_group, wg = 0;
+  clmp_status st = env_tiles(tiles, &set);
+  if (st != CLMP_SUCCESS || set) {
+    if (st == CLMP_SUCCESS) st = try_tiles(ctx, tiles, limit, a, b, c, out, &wg);
+    if (st == CLMP_SUCCESS && tile_items(tiles) > wg)
+      st = CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "CLMP_GEMM_TILES: too large for \"%s\"", ctx->info.name);
+    return st;
+  }
+  for (size_t i = 0; i < N_TILE_SETS; i++) {
+    st = try_tiles(ctx, &tile_sets[i], limit, a, b, c, out, &wg);
+    if (st != CLMP_SUCCESS) return st;
+    if (wg && tile_items(&tile_sets[i]) <= wg) return *tiles = tile_sets[i], CLMP_SUCCESS;
+    if (wg) limit = wg;
+  }
+  return CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "clmp_gemm: no tile set fits \"%s\"", ctx->info.name);
+}
+
+/* The strides of op(X)'s rows and columns in X's storage (op(X)[r, s] at r * sr + s * ss). */
+static void op_strides(clmp_transpose t, const clmp_matrix *m, cl_ulong *sr, cl_ulong *ss) {
+  *sr = t == CLMP_TRANS ? 1 : m->ld;
+  *ss = t == CLMP_TRANS ? m->ld : 1;
+}
+
+/* Sets the arguments and enqueues a 2-D range of groups[0] x groups[1] work-groups. */
+static clmp_status launch_2d(clmp_ctx *ctx, cl_kernel k, const clmp__arg *args, int nargs,
+                             const size_t groups[2], const size_t local[2]) {
+  clmp_status st = clmp__set_args(k, "gemm", args, nargs);
+  if (st != CLMP_SUCCESS) return st;
+  size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, local, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return CLMP_FAIL(err, "clEnqueueNDRangeKernel(gemm, %zu x %zu items in groups of %zu x %zu)",
+                     global[0], global[1], local[0], local[1]);
+  return CLMP_SUCCESS;
+}
+
+static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alpha,
+                                 const clmp_matrix *a, const clmp_matrix *b, float beta,
+                                 const clmp_matrix *c) {
+  clmp_ctx *ctx = c->t->ctx;
+  gemm_tiles tiles, *t = &tiles;
+  cl_kernel k = NULL;
+  clmp_status st = pick_kernel(ctx, a, b, c, t, &k);
+  if (st != CLMP_SUCCESS) return st;
+  cl_uint m = (cl_uint)c->rows, n = (cl_uint)c->cols, kk = (cl_uint)op_cols(ta, a);
+  cl_ulong a_off = buffer_offset(a), b_off = buffer_offset(b), c_off = buffer_offset(c);
+  cl_ulong a_sm, a_sk, b_sk, b_sn, ldc = c->ld;
+  op_strides(ta, a, &a_sm, &a_sk);
+  op_strides(tb, b, &b_sk, &b_sn);
+  clmp__arg args[] = {CLMP_ARG(m),
+                      CLMP_ARG(n),
+                      CLMP_ARG(kk),
+                      CLMP_ARG(alpha),
+                      CLMP_ARG(a->t->storage->mem),
+                      CLMP_ARG(a_off),
+                      CLMP_ARG(a_sm),
+                      CLMP_ARG(a_sk),
+                      CLMP_ARG(b->t->storage->mem),
+                      CLMP_ARG(b_off),
+                      CLMP_ARG(b_sk),
+                      CLMP_ARG(b_sn),
+                      CLMP_ARG(beta),
+                      CLMP_ARG(c->t->storage->mem),
+                      CLMP_ARG(c_off),
+                      CLMP_ARG(ldc)};
+  size_t groups[2] = {(c->cols + t->n - 1) / t->n, (c->rows + t->m - 1) / t->m};
+  size_t local[2] = {t->n / t->wpt_n, t->m / t->wpt_m};
+  return launch_2d(ctx, k, args, (int)(sizeof args / sizeof *args), groups, local);
+}
+
+/* --- the OpenCL row ----------------------------------------------------------------------------
+ */
+
+clmp_status clmp__cl_gemm(clmp_transpose ta, clmp_transpose tb, float alpha, const clmp_matrix *a,
+                          const clmp_matrix *b, float beta, const clmp_matrix *c) {
+  size_t k = op_cols(ta, a);
+  if (c->rows > GEMM_MAX_DIM || c->cols > GEMM_MAX_DIM || k > GEMM_MAX_DIM)
+    return CLMP_FAIL(CLMP_ERR_TOO_LARGE, "clmp_gemm: %zu x %zu x %zu exceeds 2^31 - 1", c->rows,
+                     c->cols, k);
+  int f32 = a->t->dtype == CLMP_F32 && b->t->dtype == CLMP_F32 && c->t->dtype == CLMP_F32;
+  if (f32) return gemm_sgemm(ta, tb, alpha, a, b, beta, c);
+  if (want_hgemm(a, b, c)) return gemm_hgemm(ta, tb, alpha, a, b, beta, c);
+  return gemm_portable(ta, tb, alpha, a, b, beta, c);
+}
