@@ -271,3 +271,21 @@ clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path) {
 int clmp_trainer_epochs_done(const clmp_trainer *t) {
   return t ? t->epoch : 0;
 }
+
+clmp_status clmp_trainer_sync(clmp_trainer *dst, const clmp_trainer *src) {
+  if (!dst || !src) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_sync: NULL");
+  if (clmp_mlp_params(dst->model) != clmp_mlp_params(src->model) ||
+      dst->cfg.optim.kind != src->cfg.optim.kind || dst->steps_per_epoch != src->steps_per_epoch)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
+                     "clmp_trainer_sync: trainers of two configurations");
+  arenas a;
+  resume_point p = {.epoch = src->epoch, .step = src->step_total};
+  clmp_status st = arenas_alloc(src, &a);
+  if (st != CLMP_SUCCESS) return st;
+  st = read_arenas(src, &a);
+  if (st == CLMP_SUCCESS) st = clmp_scaler_read(src->scaler, &p.scaler);
+  if (st == CLMP_SUCCESS) st = apply(dst, &a, &p);
+  dst->step_in_epoch = src->step_in_epoch;
+  arenas_free(&a);
+  return st;
+}

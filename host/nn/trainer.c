@@ -9,10 +9,10 @@
 #include "../runtime/error.h"
 #include "trainer_impl.h"
 
-#define STATE_BYTES sizeof(clmp__amp_state)
-#define SPLITMIX    0x9e3779b97f4a7c15ull
-#define EPOCH_SALT  0xa0761d6478bd642full
-#define PI          3.14159265358979323846
+#define STATE_BYTES          sizeof(clmp__amp_state)
+#define SPLITMIX             0x9e3779b97f4a7c15ull
+#define EPOCH_SALT           0xa0761d6478bd642full
+#define PI                   3.14159265358979323846
 
 void clmp_train_config_default(clmp_train_config *c) {
   if (!c) return;
@@ -328,6 +328,9 @@ clmp_status clmp_trainer_epoch(clmp_trainer *t, void (*progress)(size_t, size_t,
                                void (*record)(const clmp_step_record *, void *), void *user,
                                clmp_epoch_stats *out) {
   if (!t || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_epoch: NULL");
+  if (t->step_in_epoch)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_epoch: %zu steps into an epoch",
+                     t->step_in_epoch);
   uint64_t first_step = t->step_total;
   double t0 = now();
   epoch_log log = {NULL, NULL};
@@ -351,5 +354,33 @@ clmp_status clmp_trainer_epoch(clmp_trainer *t, void (*progress)(size_t, size_t,
   }
   t->epoch++;
   free(log.loss), free(log.state);
+  return st;
+}
+
+/* The mean loss of step s's micro-batches (a blocking read). */
+static clmp_status step_loss(clmp_trainer *t, size_t s, float *loss) {
+  size_t n = (size_t)t->cfg.accum;
+  float *v = malloc(n * sizeof *v);
+  clmp_tensor *view = NULL;
+  clmp_status st = v ? slice(t->loss_log, s * n, n, &view)
+                     : CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "step loss");
+  if (st == CLMP_SUCCESS) st = clmp_tensor_read(view, CLMP_F32, v, n);
+  double sum = 0;
+  for (size_t k = 0; st == CLMP_SUCCESS && k < n; k++) sum += v[k];
+  *loss = (float)(sum / (double)n);
+  clmp_tensor_free(view);
+  free(v);
+  return st;
+}
+
+clmp_status clmp_trainer_step(clmp_trainer *t, float *loss) {
+  if (!t) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_step: NULL trainer");
+  size_t s = t->step_in_epoch;
+  clmp_status st = s == 0 ? shuffle(t) : CLMP_SUCCESS;
+  if (st == CLMP_SUCCESS) st = train_step(t, s);
+  if (st != CLMP_SUCCESS) return st;
+  t->step_total++;
+  if (loss) st = step_loss(t, s, loss);
+  if (++t->step_in_epoch == t->steps_per_epoch) t->step_in_epoch = 0, t->epoch++;
   return st;
 }

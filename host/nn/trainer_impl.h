@@ -21,6 +21,7 @@ struct clmp_trainer {
   size_t micro, steps_per_epoch;
   uint64_t step_total, total_steps;
   int epoch;
+  size_t step_in_epoch; /* steps taken by clmp_trainer_step in the current epoch */
   uint32_t skipped_total;
   clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
 };

@@ -84,6 +84,15 @@ CLMP_API clmp_status clmp_trainer_epoch(clmp_trainer *t,
                                         void (*record)(const clmp_step_record *r, void *user),
                                         void *user, clmp_epoch_stats *out);
 
+/* One optimizer step on its own (for stepping two trainers side by side); with loss, a blocking
+ * read of the step's mean loss. Epochs and single steps do not mix: clmp_trainer_epoch refuses to
+ * start in the middle of an epoch. */
+CLMP_API clmp_status clmp_trainer_step(clmp_trainer *t, float *loss);
+
+/* Makes dst's weights, moments, scaler state and counters those of src (a trainer of the same
+ * configuration, on any device): blocking reads and writes. */
+CLMP_API clmp_status clmp_trainer_sync(clmp_trainer *dst, const clmp_trainer *src);
+
 /* Writes a checkpoint, atomically: safetensors with the fp32 master weights as fc<i>.weight
  * [out, in] and fc<i>.bias (i from 1, as torch.nn.Linear names them), the optimizer's moments as
  * optim.fc<i>.weight.exp_avg / .exp_avg_sq (AdamW) or .momentum_buffer (SGD), and in

@@ -31,4 +31,7 @@ int cmd_devices(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
+/* clmp train --check: steps the device and the reference side by side; an exit status. */
+int cli_train_check(const char *device, const clmp_train_config *cfg, int steps);
+
 #endif

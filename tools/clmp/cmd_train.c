@@ -15,7 +15,7 @@
 
 typedef struct train_opts {
   const char *device, *metrics, *checkpoint, *resume;
-  int json;
+  int json, check;
   int optimizer, lr_set, wd_set; /* the optimizer's own defaults apply unless set */
   float lr, weight_decay;
   clmp_train_config cfg;
@@ -51,6 +51,8 @@ static void print_help(void) {
          "  --metrics FILE      a CSV row per step: step,epoch,loss,loss_scale,overflow,lr\n"
          "  --checkpoint FILE   save a checkpoint (safetensors) after every epoch, atomically\n"
          "  --resume FILE       continue a run from its checkpoint (same model and options)\n"
+         "  --check N           train N steps on the device and on the reference side by side and\n"
+         "                      compare losses and weights at every step\n"
          "  --json              end with one JSON object of the results\n"
          "  --help              this text\n",
          CLMP_DEFAULT_DATA_DIR);
@@ -140,6 +142,7 @@ static int apply(int c, const char *v, train_opts *o) {
   case 'M': o->metrics = v; return 0;
   case 'C': o->checkpoint = v; return 0;
   case 'R': o->resume = v; return 0;
+  case 'K': return parse_int(v, &o->check) || o->check < 1 ? -1 : 0;
   case 'j': o->json = 1; return 0;
   default: return -1;
   }
@@ -170,6 +173,7 @@ static const struct option OPTIONS[] = {{"device", required_argument, NULL, 'd'}
                                         {"metrics", required_argument, NULL, 'M'},
                                         {"checkpoint", required_argument, NULL, 'C'},
                                         {"resume", required_argument, NULL, 'R'},
+                                        {"check", required_argument, NULL, 'K'},
                                         {"json", no_argument, NULL, 'j'},
                                         {"help", no_argument, NULL, 'h'},
                                         {NULL, 0, NULL, 0}};
@@ -267,6 +271,7 @@ int cmd_train(int argc, char **argv) {
   o.optimizer = CLMP_ADAMW;
   int rc = parse(argc, argv, &o);
   if (rc) return rc == 1 ? CLI_OK : rc;
+  if (o.check) return cli_train_check(o.device, &o.cfg, o.check);
   run_state rs = {NULL, isatty(STDERR_FILENO) && !o.json, 0};
   if (o.metrics && !(rs.metrics = fopen(o.metrics, "w"))) {
     fprintf(stderr, "clmp train: cannot write %s: %s\n", o.metrics, strerror(errno));
