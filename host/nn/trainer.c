@@ -21,6 +21,7 @@ void clmp_train_config_default(clmp_train_config *c) {
   c->precision = CLMP_PRECISION_FP16;
   c->hidden_layers = 2, c->hidden[0] = 512, c->hidden[1] = 256;
   c->epochs = 10, c->batch = 128, c->accum = 1;
+  c->schedule = CLMP_SCHEDULE_COSINE; /* +1.3 points over constant lr at 10 epochs (README) */
   clmp_optim_config_default(&c->optim, CLMP_ADAMW);
   clmp_scaler_config_default(&c->scaler);
   c->seed = 1;

@@ -40,7 +40,7 @@ static void print_help(void) {
          "  --optimizer O       adamw (default) or sgd\n"
          "  --lr X              (default 1e-3 adamw, 1e-2 sgd)   --weight-decay X   --momentum X\n"
          "  --nesterov          SGD with Nesterov momentum\n"
-         "  --schedule S        constant (default), cosine or linear decay; --warmup N steps\n"
+         "  --schedule S        cosine (default), linear or constant; --warmup N steps\n"
          "  --clip X            clip the global gradient norm to X (default off)\n"
          "  --init-scale X      initial loss scale (default 65536)\n"
          "  --growth-interval N clean steps between growths (default 2000)\n"
