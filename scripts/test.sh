@@ -14,7 +14,7 @@ export CLMP_TEST_EXPECT_PLATFORMS="Portable Computing Language,rusticl"
 bash scripts/deps.sh
 
 echo "== build (RelWithDebInfo, valgrind tests on)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMP_VALGRIND=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMP_BUILD_TESTS=ON -DCLMP_VALGRIND=ON >/dev/null
 cmake --build build -j "$JOBS"
 build/tools/clmp devices
 

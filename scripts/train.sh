@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j "$(nproc 2>/dev/null || echo 2)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DCLMP_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j "$(nproc 2>/dev/null || echo 2)"
 if [ $# -eq 0 ]; then set -- --epochs 3; fi
-exec build/tools/clmp train "$@"
+exec build-release/tools/clmp train "$@"
