@@ -5,6 +5,7 @@
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -143,4 +144,40 @@ void clmp_test_expect_close(const char *what, const clmp_tensor *got, const clmp
 void clmp_test_uniform(float *out, size_t n, float lo, float hi, uint64_t seed) {
   for (size_t i = 0; i < n; i++)
     out[i] = lo + (hi - lo) * (float)(clmp_test_rand(&seed) >> 40) * 0x1p-24f;
+}
+
+clmp_test_view clmp_test_view_make(clmp_ctx *ctx, clmp_dtype d, int ndim, const size_t *shape,
+                                   size_t pad, const float *values) {
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  clmp_test_view v = {NULL, NULL, n, pad};
+  size_t total[1] = {n + 2 * pad};
+  float *init = malloc(total[0] * sizeof *init);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(init);
+  for (size_t i = 0; i < total[0]; i++) init[i] = CLMP_TEST_GUARD;
+  if (values) memcpy(init + pad, values, n * sizeof *init);
+  v.base = clmp_test_tensor(ctx, d, 1, total, init);
+  free(init);
+  CU_ASSERT_EQUAL_FATAL(clmp_tensor_view(v.base, pad * clmp_dtype_size(d), d, ndim, shape, &v.t),
+                        CLMP_SUCCESS);
+  return v;
+}
+
+void clmp_test_view_free(clmp_test_view *v) {
+  clmp_tensor_free(v->t);
+  clmp_tensor_free(v->base);
+}
+
+void clmp_test_expect_guard(const char *what, const clmp_test_view *v) {
+  float *all = clmp_test_read(v->base);
+  size_t bad = 0;
+  for (size_t i = 0; i < v->pad; i++)
+    bad += (all[i] != CLMP_TEST_GUARD) + (all[v->pad + v->n + i] != CLMP_TEST_GUARD);
+  if (bad) printf("\n    %s: %zu padding elements overwritten", what, bad);
+  CU_ASSERT_EQUAL(bad, 0);
+  free(all);
+}
+
+int clmp_test_is_ref(const clmp_test_device *dev) {
+  return clmp_ctx_device(dev->ctx)->kind == CLMP_DEVICE_REF;
 }

@@ -41,6 +41,22 @@ float *clmp_test_read(const clmp_tensor *t);
 void clmp_test_expect_close(const char *what, const clmp_tensor *got, const clmp_tensor *want,
                             const clmp__tolerance *tol);
 
+/* A view of shape (ndim 1..4) placed pad elements into a 1-D base that holds CLMP_TEST_GUARD all
+ * around it, so that a kernel writing outside its view is caught. */
+#define CLMP_TEST_GUARD 77.0f /* exact in every dtype */
+typedef struct clmp_test_view {
+  clmp_tensor *base, *t;
+  size_t n, pad;
+} clmp_test_view;
+
+clmp_test_view clmp_test_view_make(clmp_ctx *ctx, clmp_dtype d, int ndim, const size_t *shape,
+                                   size_t pad, const float *values);
+void clmp_test_view_free(clmp_test_view *v);
+/* Asserts that the padding around the view still holds CLMP_TEST_GUARD. */
+void clmp_test_expect_guard(const char *what, const clmp_test_view *v);
+/* Whether a test device is the reference. */
+int clmp_test_is_ref(const clmp_test_device *dev);
+
 /* n seeded uniform values in [lo, hi). */
 void clmp_test_uniform(float *out, size_t n, float lo, float hi, uint64_t seed);
 

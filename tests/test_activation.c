@@ -34,7 +34,6 @@
 #define FD_H        0x1p-5
 #define FD_X_MAX    4.0f /* finite-difference points are uniform in [-FD_X_MAX, FD_X_MAX) */
 #define FD_N        4001
-#define GUARD       77.0f /* padding around views, exact in every dtype; ops must not touch it */
 #define SEED_X      0xac7100001ull
 #define SEED_DY     0xac7100002ull
 #define X_RANGE     6.0f /* random x are uniform in [-X_RANGE, X_RANGE) */
@@ -64,44 +63,6 @@ static float *make_inputs(size_t n, float range, uint64_t seed, size_t shift) {
   clmp_test_uniform(v, n, -range, range, seed);
   for (size_t k = 0; k < N_SPECIALS && k + shift < n; k++) v[k + shift] = SPECIALS[k];
   return v;
-}
-
-/* A 1-D view of n elements, pad elements into a base of n + 2 pad elements padded with GUARD. */
-typedef struct view {
-  clmp_tensor *base, *t;
-  size_t n, pad;
-} view;
-
-static view view_make(clmp_ctx *ctx, clmp_dtype d, size_t n, size_t pad, const float *values) {
-  view v = {NULL, NULL, n, pad};
-  size_t total[1] = {n + 2 * pad}, shape[1] = {n};
-  float *init = malloc(total[0] * sizeof *init);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(init);
-  for (size_t i = 0; i < total[0]; i++) init[i] = GUARD;
-  if (values) memcpy(init + pad, values, n * sizeof *init);
-  v.base = clmp_test_tensor(ctx, d, 1, total, init);
-  free(init);
-  CU_ASSERT_EQUAL_FATAL(clmp_tensor_view(v.base, pad * clmp_dtype_size(d), d, 1, shape, &v.t),
-                        CLMP_SUCCESS);
-  return v;
-}
-
-static void view_free(view *v) {
-  clmp_tensor_free(v->t);
-  clmp_tensor_free(v->base);
-}
-
-static void expect_guard_intact(const char *what, const view *v) {
-  float *all = clmp_test_read(v->base);
-  size_t bad = 0;
-  for (size_t i = 0; i < v->pad; i++) bad += (all[i] != GUARD) + (all[v->pad + v->n + i] != GUARD);
-  if (bad) printf("\n    %s: %zu padding elements overwritten", what, bad);
-  CU_ASSERT_EQUAL(bad, 0);
-  free(all);
-}
-
-static int is_ref(const clmp_test_device *dev) {
-  return clmp_ctx_device(dev->ctx)->kind == CLMP_DEVICE_REF;
 }
 
 /* The stated tolerance of an op for output dtype d, from its f32 atol and rtol. */
@@ -156,24 +117,24 @@ static clmp_status act_backward(act_kind act, const clmp_tensor *x, const clmp_t
 
 static void forward_case(act_kind act, clmp_dtype xd, clmp_dtype yd, size_t n, size_t pad) {
   float *xv = make_inputs(n, X_RANGE, SEED_X + n, 0);
-  view rx = view_make(clmp_test_ref_ctx(), xd, n, pad, xv);
-  view ry = view_make(clmp_test_ref_ctx(), yd, n, pad, NULL);
+  clmp_test_view rx = clmp_test_view_make(clmp_test_ref_ctx(), xd, 1, (size_t[1]){n}, pad, xv);
+  clmp_test_view ry = clmp_test_view_make(clmp_test_ref_ctx(), yd, 1, (size_t[1]){n}, pad, NULL);
   CU_ASSERT_EQUAL(act_forward(act, rx.t, ry.t), CLMP_SUCCESS);
   clmp__tolerance tol =
       act == ACT_RELU ? tolerance(yd, 0, 0) : tolerance(yd, GELU_F_ATOL, GELU_F_RTOL);
   for (int d = 0; d < clmp_test_ndevs; d++) {
-    if (is_ref(&clmp_test_devs[d])) continue;
-    view x = view_make(clmp_test_devs[d].ctx, xd, n, pad, xv);
-    view y = view_make(clmp_test_devs[d].ctx, yd, n, pad, NULL);
+    if (clmp_test_is_ref(&clmp_test_devs[d])) continue;
+    clmp_test_view x = clmp_test_view_make(clmp_test_devs[d].ctx, xd, 1, (size_t[1]){n}, pad, xv);
+    clmp_test_view y = clmp_test_view_make(clmp_test_devs[d].ctx, yd, 1, (size_t[1]){n}, pad, NULL);
     CU_ASSERT_EQUAL(act_forward(act, x.t, y.t), CLMP_SUCCESS);
     char what[128];
     snprintf(what, sizeof what, "%-5.31s %s(%s -> %s) n=%zu", clmp_test_devs[d].id, ACT_NAMES[act],
              clmp_dtype_name(xd), clmp_dtype_name(yd), n);
     clmp_test_expect_close(what, y.t, ry.t, &tol);
-    expect_guard_intact(what, &y);
-    view_free(&x), view_free(&y);
+    clmp_test_expect_guard(what, &y);
+    clmp_test_view_free(&x), clmp_test_view_free(&y);
   }
-  view_free(&rx), view_free(&ry);
+  clmp_test_view_free(&rx), clmp_test_view_free(&ry);
   free(xv);
 }
 
@@ -188,8 +149,9 @@ static void test_forward_vs_ref(void) {
 /* Runs the backward pass on one OpenCL device and compares it with the reference's dx. */
 static void backward_on(const clmp_test_device *dev, act_kind act, const clmp_dtype dt[3], size_t n,
                         size_t pad, const float *xv, const float *dyv, const float *want) {
-  view x = view_make(dev->ctx, dt[0], n, pad, xv), dy = view_make(dev->ctx, dt[1], n, pad, dyv);
-  view dx = view_make(dev->ctx, dt[2], n, pad, NULL);
+  clmp_test_view x = clmp_test_view_make(dev->ctx, dt[0], 1, (size_t[1]){n}, pad, xv),
+                 dy = clmp_test_view_make(dev->ctx, dt[1], 1, (size_t[1]){n}, pad, dyv);
+  clmp_test_view dx = clmp_test_view_make(dev->ctx, dt[2], 1, (size_t[1]){n}, pad, NULL);
   CU_ASSERT_EQUAL(act_backward(act, x.t, dy.t, dx.t), CLMP_SUCCESS);
   float *got = clmp_test_read(dx.t), *scale = clmp_test_read(dy.t); /* dy as stored */
   char what[128];
@@ -198,24 +160,25 @@ static void backward_on(const clmp_test_device *dev, act_kind act, const clmp_dt
   clmp__tolerance tol =
       act == ACT_RELU ? tolerance(dt[2], 0, 0) : tolerance(dt[2], GELU_B_ATOL, GELU_B_RTOL);
   expect_close_scaled(what, dt[2], got, want, scale, n, &tol);
-  expect_guard_intact(what, &dx);
+  clmp_test_expect_guard(what, &dx);
   free(got), free(scale);
-  view_free(&x), view_free(&dy), view_free(&dx);
+  clmp_test_view_free(&x), clmp_test_view_free(&dy), clmp_test_view_free(&dx);
 }
 
 static void backward_case(act_kind act, const clmp_dtype dt[3], size_t n, size_t pad) {
   float *xv = make_inputs(n, X_RANGE, SEED_X + n, 0);
   float *dyv = make_inputs(n, DY_RANGE, SEED_DY + n, DY_SHIFT);
-  view rx = view_make(clmp_test_ref_ctx(), dt[0], n, pad, xv);
-  view rdy = view_make(clmp_test_ref_ctx(), dt[1], n, pad, dyv);
-  view rdx = view_make(clmp_test_ref_ctx(), dt[2], n, pad, NULL);
+  clmp_test_view rx = clmp_test_view_make(clmp_test_ref_ctx(), dt[0], 1, (size_t[1]){n}, pad, xv);
+  clmp_test_view rdy = clmp_test_view_make(clmp_test_ref_ctx(), dt[1], 1, (size_t[1]){n}, pad, dyv);
+  clmp_test_view rdx =
+      clmp_test_view_make(clmp_test_ref_ctx(), dt[2], 1, (size_t[1]){n}, pad, NULL);
   CU_ASSERT_EQUAL(act_backward(act, rx.t, rdy.t, rdx.t), CLMP_SUCCESS);
   float *want = clmp_test_read(rdx.t);
   for (int d = 0; d < clmp_test_ndevs; d++)
-    if (!is_ref(&clmp_test_devs[d]))
+    if (!clmp_test_is_ref(&clmp_test_devs[d]))
       backward_on(&clmp_test_devs[d], act, dt, n, pad, xv, dyv, want);
   free(want);
-  view_free(&rx), view_free(&rdy), view_free(&rdx);
+  clmp_test_view_free(&rx), clmp_test_view_free(&rdy), clmp_test_view_free(&rdx);
   free(xv), free(dyv);
 }
 

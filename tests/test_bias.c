@@ -29,7 +29,6 @@
 #define FTZ_PER_ADD 0x1p-126
 #define U32         0x1p-24 /* unit roundoff of fp32 */
 #define LAMBDA      8.0
-#define GUARD       77.0f /* padding around views, exact in every dtype; ops must not touch it */
 #define SEED        0xb1a5000001ull
 #define RAND_LO     (-1.0f) /* random inputs are uniform in [RAND_LO, RAND_HI) */
 #define RAND_HI     1.0f
@@ -62,46 +61,6 @@ static float *make_inputs(size_t n, uint64_t seed, int specials, int integers) {
   return v;
 }
 
-/* A view of shape (ndim 1 or 2), pad elements into a 1-D base padded with GUARD. */
-typedef struct view {
-  clmp_tensor *base, *t;
-  size_t n, pad;
-} view;
-
-static view view_make(clmp_ctx *ctx, clmp_dtype d, int ndim, const size_t *shape, size_t pad,
-                      const float *values) {
-  size_t n = ndim == 2 ? shape[0] * shape[1] : shape[0];
-  view v = {NULL, NULL, n, pad};
-  size_t total[1] = {n + 2 * pad};
-  float *init = malloc(total[0] * sizeof *init);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(init);
-  for (size_t i = 0; i < total[0]; i++) init[i] = GUARD;
-  if (values) memcpy(init + pad, values, n * sizeof *init);
-  v.base = clmp_test_tensor(ctx, d, 1, total, init);
-  free(init);
-  CU_ASSERT_EQUAL_FATAL(clmp_tensor_view(v.base, pad * clmp_dtype_size(d), d, ndim, shape, &v.t),
-                        CLMP_SUCCESS);
-  return v;
-}
-
-static void view_free(view *v) {
-  clmp_tensor_free(v->t);
-  clmp_tensor_free(v->base);
-}
-
-static void expect_guard_intact(const char *what, const view *v) {
-  float *all = clmp_test_read(v->base);
-  size_t bad = 0;
-  for (size_t i = 0; i < v->pad; i++) bad += (all[i] != GUARD) + (all[v->pad + v->n + i] != GUARD);
-  if (bad) printf("\n    %s: %zu padding elements overwritten", what, bad);
-  CU_ASSERT_EQUAL(bad, 0);
-  free(all);
-}
-
-static int is_ref(const clmp_test_device *dev) {
-  return clmp_ctx_device(dev->ctx)->kind == CLMP_DEVICE_REF;
-}
-
 /* --- bias_add against the reference ---------------------------------------------------------- */
 
 static void bias_add_case(clmp_dtype yd, clmp_dtype bd, size_t rows, size_t cols, size_t pad) {
@@ -109,22 +68,22 @@ static void bias_add_case(clmp_dtype yd, clmp_dtype bd, size_t rows, size_t cols
   float *yv = make_inputs(rows * cols, SEED + rows * cols, 1, 0);
   float *bv = make_inputs(cols, SEED ^ cols, 1, 0);
   if (cols > N_SPECIALS) bv[cols - 1] = NAN, bv[cols - 2] = 65504; /* meet ordinary y values */
-  view ry = view_make(clmp_test_ref_ctx(), yd, 2, shape, pad, yv);
-  view rb = view_make(clmp_test_ref_ctx(), bd, 1, bshape, pad + 1, bv);
+  clmp_test_view ry = clmp_test_view_make(clmp_test_ref_ctx(), yd, 2, shape, pad, yv);
+  clmp_test_view rb = clmp_test_view_make(clmp_test_ref_ctx(), bd, 1, bshape, pad + 1, bv);
   CU_ASSERT_EQUAL(clmp_bias_add(ry.t, rb.t), CLMP_SUCCESS);
   for (int d = 0; d < clmp_test_ndevs; d++) {
-    if (is_ref(&clmp_test_devs[d])) continue;
-    view y = view_make(clmp_test_devs[d].ctx, yd, 2, shape, pad, yv);
-    view b = view_make(clmp_test_devs[d].ctx, bd, 1, bshape, pad + 1, bv);
+    if (clmp_test_is_ref(&clmp_test_devs[d])) continue;
+    clmp_test_view y = clmp_test_view_make(clmp_test_devs[d].ctx, yd, 2, shape, pad, yv);
+    clmp_test_view b = clmp_test_view_make(clmp_test_devs[d].ctx, bd, 1, bshape, pad + 1, bv);
     CU_ASSERT_EQUAL(clmp_bias_add(y.t, b.t), CLMP_SUCCESS);
     char what[128];
     snprintf(what, sizeof what, "%-5.31s bias_add(%s [%zu, %zu], %s)", clmp_test_devs[d].id,
              clmp_dtype_name(yd), rows, cols, clmp_dtype_name(bd));
     clmp_test_expect_close(what, y.t, ry.t, &BIAS_ADD_TOL);
-    expect_guard_intact(what, &y);
-    view_free(&y), view_free(&b);
+    clmp_test_expect_guard(what, &y);
+    clmp_test_view_free(&y), clmp_test_view_free(&b);
   }
-  view_free(&ry), view_free(&rb);
+  clmp_test_view_free(&ry), clmp_test_view_free(&rb);
   free(yv), free(bv);
 }
 
@@ -185,14 +144,14 @@ static void expect_columns(const char *what, const grad_case *gc, const float *g
 static float *grad_run(clmp_ctx *ctx, const char *what, const grad_case *gc, float **dy_stored,
                        float **db_old) {
   size_t shape[2] = {gc->rows, gc->cols}, bshape[1] = {gc->cols};
-  view dy = view_make(ctx, gc->dyd, 2, shape, gc->pad, gc->dy);
-  view db = view_make(ctx, gc->dbd, 1, bshape, gc->pad + 2, gc->db);
+  clmp_test_view dy = clmp_test_view_make(ctx, gc->dyd, 2, shape, gc->pad, gc->dy);
+  clmp_test_view db = clmp_test_view_make(ctx, gc->dbd, 1, bshape, gc->pad + 2, gc->db);
   if (dy_stored) *dy_stored = clmp_test_read(dy.t);
   if (db_old) *db_old = clmp_test_read(db.t);
   CU_ASSERT_EQUAL(clmp_bias_grad(dy.t, gc->beta, db.t), CLMP_SUCCESS);
   float *got = clmp_test_read(db.t);
-  expect_guard_intact(what, &db);
-  view_free(&dy), view_free(&db);
+  clmp_test_expect_guard(what, &db);
+  clmp_test_view_free(&dy), clmp_test_view_free(&db);
   return got;
 }
 
@@ -201,7 +160,7 @@ static void grad_compare(const grad_case *gc) {
   float *dy = NULL, *db_old = NULL;
   float *want = grad_run(clmp_test_ref_ctx(), "ref bias_grad", gc, &dy, &db_old);
   for (int d = 0; d < clmp_test_ndevs; d++) {
-    if (is_ref(&clmp_test_devs[d])) continue;
+    if (clmp_test_is_ref(&clmp_test_devs[d])) continue;
     char what[160];
     snprintf(what, sizeof what, "%-5.31s bias_grad(%s [%zu, %zu], beta %g, %s)%s",
              clmp_test_devs[d].id, clmp_dtype_name(gc->dyd), gc->rows, gc->cols, (double)gc->beta,
@@ -257,7 +216,7 @@ static void determinism_case(size_t rows, size_t cols) {
   grad_case gc = {CLMP_F32, CLMP_F32, rows, cols, 1, 0.0f, dy, NULL, 0};
   float *first = NULL;
   for (int d = 0; d < clmp_test_ndevs; d++) {
-    if (is_ref(&clmp_test_devs[d])) continue;
+    if (clmp_test_is_ref(&clmp_test_devs[d])) continue;
     float *a = grad_run(clmp_test_devs[d].ctx, "run 1", &gc, NULL, NULL);
     float *b = grad_run(clmp_test_devs[d].ctx, "run 2", &gc, NULL, NULL);
     int same_run = !memcmp(a, b, cols * sizeof *a);

@@ -19,7 +19,6 @@
 #include "harness.h"
 
 #define FTZ_ATOL 0x1p-123 /* 8 * 2^-126 > (|a| + |b| + 1) * 2^-126 for |a|, |b| <= 2 */
-#define GUARD    77.0f    /* padding around views, exact in every dtype; ops must not touch it */
 #define SEED_X   0x5eedc0de01ull
 #define SEED_Y   0x5eedc0de02ull
 #define RAND_LO  (-2.0f) /* random inputs are uniform in [RAND_LO, RAND_HI) */
@@ -54,66 +53,27 @@ static float *make_inputs(size_t n, uint64_t seed, size_t shift) {
   return v;
 }
 
-/* A 1-D view of n elements, pad elements into a base of n + 2 pad elements padded with GUARD. */
-typedef struct view {
-  clmp_tensor *base, *t;
-  size_t n, pad;
-} view;
-
-static view view_make(clmp_ctx *ctx, clmp_dtype d, size_t n, size_t pad, const float *values) {
-  view v = {NULL, NULL, n, pad};
-  size_t total[1] = {n + 2 * pad}, shape[1] = {n};
-  float *init = malloc(total[0] * sizeof *init);
-  CU_ASSERT_PTR_NOT_NULL_FATAL(init);
-  for (size_t i = 0; i < total[0]; i++) init[i] = GUARD;
-  if (values) memcpy(init + pad, values, n * sizeof *init);
-  v.base = clmp_test_tensor(ctx, d, 1, total, init);
-  free(init);
-  CU_ASSERT_EQUAL_FATAL(clmp_tensor_view(v.base, pad * clmp_dtype_size(d), d, 1, shape, &v.t),
-                        CLMP_SUCCESS);
-  return v;
-}
-
-static void view_free(view *v) {
-  clmp_tensor_free(v->t);
-  clmp_tensor_free(v->base);
-}
-
-/* Asserts that the padding around the view still holds GUARD. */
-static void expect_guard_intact(const char *what, const view *v) {
-  float *all = clmp_test_read(v->base);
-  size_t bad = 0;
-  for (size_t i = 0; i < v->pad; i++) bad += (all[i] != GUARD) + (all[v->pad + v->n + i] != GUARD);
-  if (bad) printf("\n    %s: %zu padding elements overwritten", what, bad);
-  CU_ASSERT_EQUAL(bad, 0);
-  free(all);
-}
-
-static int is_ref(const clmp_test_device *dev) {
-  return clmp_ctx_device(dev->ctx)->kind == CLMP_DEVICE_REF;
-}
-
 /* --- device against reference ---------------------------------------------------------------- */
 
 /* y = a x + b y on the reference, then on every OpenCL device, compared. */
 static void axpby_case(clmp_dtype xd, clmp_dtype yd, size_t n, size_t pad, float a, float b) {
   float *xv = make_inputs(n, SEED_X + n, 0), *yv = make_inputs(n, SEED_Y + n, Y_SHIFT);
-  view rx = view_make(clmp_test_ref_ctx(), xd, n, pad, xv);
-  view ry = view_make(clmp_test_ref_ctx(), yd, n, pad, yv);
+  clmp_test_view rx = clmp_test_view_make(clmp_test_ref_ctx(), xd, 1, (size_t[1]){n}, pad, xv);
+  clmp_test_view ry = clmp_test_view_make(clmp_test_ref_ctx(), yd, 1, (size_t[1]){n}, pad, yv);
   CU_ASSERT_EQUAL(clmp_axpby(a, rx.t, b, ry.t), CLMP_SUCCESS);
   for (int d = 0; d < clmp_test_ndevs; d++) {
-    if (is_ref(&clmp_test_devs[d])) continue;
-    view x = view_make(clmp_test_devs[d].ctx, xd, n, pad, xv);
-    view y = view_make(clmp_test_devs[d].ctx, yd, n, pad, yv);
+    if (clmp_test_is_ref(&clmp_test_devs[d])) continue;
+    clmp_test_view x = clmp_test_view_make(clmp_test_devs[d].ctx, xd, 1, (size_t[1]){n}, pad, xv);
+    clmp_test_view y = clmp_test_view_make(clmp_test_devs[d].ctx, yd, 1, (size_t[1]){n}, pad, yv);
     CU_ASSERT_EQUAL(clmp_axpby(a, x.t, b, y.t), CLMP_SUCCESS);
     char what[128];
     snprintf(what, sizeof what, "%-5.31s axpby(%g, %s, %g, %s) n=%zu", clmp_test_devs[d].id,
              (double)a, clmp_dtype_name(xd), (double)b, clmp_dtype_name(yd), n);
     clmp_test_expect_close(what, y.t, ry.t, &AXPBY_TOL);
-    expect_guard_intact(what, &y);
-    view_free(&x), view_free(&y);
+    clmp_test_expect_guard(what, &y);
+    clmp_test_view_free(&x), clmp_test_view_free(&y);
   }
-  view_free(&rx), view_free(&ry);
+  clmp_test_view_free(&rx), clmp_test_view_free(&ry);
   free(xv), free(yv);
 }
 
@@ -129,20 +89,20 @@ static void test_axpby_vs_ref(void) {
 /* clmp_scale in place (x is y), on the reference and every device, compared. */
 static void scale_in_place_case(clmp_dtype d, size_t n, size_t pad) {
   float *v = make_inputs(n, SEED_X ^ n, 0);
-  view r = view_make(clmp_test_ref_ctx(), d, n, pad, v);
+  clmp_test_view r = clmp_test_view_make(clmp_test_ref_ctx(), d, 1, (size_t[1]){n}, pad, v);
   CU_ASSERT_EQUAL(clmp_scale(-0.5f, r.t, r.t), CLMP_SUCCESS);
   for (int k = 0; k < clmp_test_ndevs; k++) {
-    if (is_ref(&clmp_test_devs[k])) continue;
-    view t = view_make(clmp_test_devs[k].ctx, d, n, pad, v);
+    if (clmp_test_is_ref(&clmp_test_devs[k])) continue;
+    clmp_test_view t = clmp_test_view_make(clmp_test_devs[k].ctx, d, 1, (size_t[1]){n}, pad, v);
     CU_ASSERT_EQUAL(clmp_scale(-0.5f, t.t, t.t), CLMP_SUCCESS);
     char what[128];
     snprintf(what, sizeof what, "%-5.31s scale(-0.5, y, y) %s n=%zu", clmp_test_devs[k].id,
              clmp_dtype_name(d), n);
     clmp_test_expect_close(what, t.t, r.t, &AXPBY_TOL);
-    expect_guard_intact(what, &t);
-    view_free(&t);
+    clmp_test_expect_guard(what, &t);
+    clmp_test_view_free(&t);
   }
-  view_free(&r);
+  clmp_test_view_free(&r);
   free(v);
 }
 
@@ -154,20 +114,20 @@ static void test_scale_in_place(void) {
 
 /* fill on the reference and every device, compared. */
 static void fill_case(clmp_dtype d, size_t n, size_t pad, float value) {
-  view r = view_make(clmp_test_ref_ctx(), d, n, pad, NULL);
+  clmp_test_view r = clmp_test_view_make(clmp_test_ref_ctx(), d, 1, (size_t[1]){n}, pad, NULL);
   CU_ASSERT_EQUAL(clmp_fill(r.t, value), CLMP_SUCCESS);
   for (int k = 0; k < clmp_test_ndevs; k++) {
-    if (is_ref(&clmp_test_devs[k])) continue;
-    view t = view_make(clmp_test_devs[k].ctx, d, n, pad, NULL);
+    if (clmp_test_is_ref(&clmp_test_devs[k])) continue;
+    clmp_test_view t = clmp_test_view_make(clmp_test_devs[k].ctx, d, 1, (size_t[1]){n}, pad, NULL);
     CU_ASSERT_EQUAL(clmp_fill(t.t, value), CLMP_SUCCESS);
     char what[128];
     snprintf(what, sizeof what, "%-5.31s fill(%s, %g) n=%zu", clmp_test_devs[k].id,
              clmp_dtype_name(d), (double)value, n);
     clmp_test_expect_close(what, t.t, r.t, &EXACT);
-    expect_guard_intact(what, &t);
-    view_free(&t);
+    clmp_test_expect_guard(what, &t);
+    clmp_test_view_free(&t);
   }
-  view_free(&r);
+  clmp_test_view_free(&r);
 }
 
 static void test_fill_vs_ref(void) {

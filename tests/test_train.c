@@ -13,16 +13,17 @@
 #include "devices.h"
 #include "harness.h"
 
-#define SIDE         28
-#define PIXELS       (SIDE * SIDE)
-#define CLASSES      10
-#define TRAIN_N      1536
-#define TEST_N       500
-#define SEED         0x7a1e5u
-#define EPOCHS       3
-#define MIN_ACCURACY 80.0 /* chance is 10 % */
-#define CHECK_STEPS  8
-#define CHECK_TOL    1e-3
+#define SIDE          28
+#define PIXELS        (SIDE * SIDE)
+#define CLASSES       10
+#define TRAIN_N       1536
+#define TEST_N        500
+#define SEED          0x7a1e5u
+#define EPOCHS        3
+#define MIN_ACCURACY  80.0 /* chance is 10 % */
+#define CHECK_STEPS   8
+#define CHECK_TOL     1e-3
+#define RESUME_EPOCHS 2
 
 static char data_dir[4200], work_dir[4096];
 
@@ -131,10 +132,11 @@ static unsigned char *read_all(const char *path, size_t *n) {
   return b;
 }
 
-/* Runs epochs [from, to) on a fresh trainer, resuming from resume when given; saves to save. */
+/* A run of RESUME_EPOCHS epochs (the schedule spans them all) stopped after epoch `to`, from
+ * `resume` when given; saves to save. */
 static void run_epochs(clmp_ctx *ctx, int to, const char *resume, const char *save) {
   clmp_train_config c = small_config(CLMP_PRECISION_FP16);
-  c.epochs = to;
+  c.epochs = RESUME_EPOCHS;
   clmp_trainer *t = NULL;
   CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(ctx, &c, &t), CLMP_SUCCESS);
   if (resume) CU_ASSERT_EQUAL(clmp_trainer_resume(t, resume), CLMP_SUCCESS);
@@ -153,9 +155,9 @@ static void test_resume_is_bit_identical(void) {
     snprintf(straight, sizeof straight, "%s/straight-%d.safetensors", work_dir, d);
     snprintf(first, sizeof first, "%s/first-%d.safetensors", work_dir, d);
     snprintf(resumed, sizeof resumed, "%s/resumed-%d.safetensors", work_dir, d);
-    run_epochs(clmp_test_devs[d].ctx, 2, NULL, straight);
+    run_epochs(clmp_test_devs[d].ctx, RESUME_EPOCHS, NULL, straight);
     run_epochs(clmp_test_devs[d].ctx, 1, NULL, first);
-    run_epochs(clmp_test_devs[d].ctx, 2, first, resumed);
+    run_epochs(clmp_test_devs[d].ctx, RESUME_EPOCHS, first, resumed);
     size_t na = 0, nb = 0;
     unsigned char *a = read_all(straight, &na), *b = read_all(resumed, &nb);
     CU_ASSERT(na > 0 && na == nb && memcmp(a, b, na) == 0);

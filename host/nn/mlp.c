@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "../runtime/error.h"
+#include "../runtime/util.h"
 #include "../tensor/tensor_impl.h"
 #include "clmp/nn.h"
 
 /* Each parameter tensor starts on a multiple of this many elements (256 bytes in f32). */
 #define ARENA_ALIGN 64
-#define SPLITMIX    0x9e3779b97f4a7c15ull
 
 typedef struct mlp_layer {
   size_t in, out, w_off, b_off;
@@ -129,16 +129,9 @@ void clmp_mlp_free(clmp_mlp *m) {
   free(m);
 }
 
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += SPLITMIX);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 /* Uniform in [-bound, bound) from 24 random bits. */
 static float uniform(uint64_t *s, float bound) {
-  return bound * (2.0f * (float)(next(s) >> 40) * 0x1p-24f - 1.0f);
+  return bound * (2.0f * (float)(clmp__splitmix64(s) >> 40) * 0x1p-24f - 1.0f);
 }
 
 clmp_status clmp_mlp_init(clmp_mlp *m, uint64_t seed) {

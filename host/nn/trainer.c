@@ -7,12 +7,12 @@
 #include <time.h>
 
 #include "../runtime/error.h"
+#include "../runtime/util.h"
 #include "trainer_impl.h"
 
-#define STATE_BYTES          sizeof(clmp__amp_state)
-#define SPLITMIX             0x9e3779b97f4a7c15ull
-#define EPOCH_SALT           0xa0761d6478bd642full
-#define PI                   3.14159265358979323846
+#define STATE_BYTES sizeof(clmp__amp_state)
+#define EPOCH_SALT  0xa0761d6478bd642full
+#define PI          3.14159265358979323846
 
 void clmp_train_config_default(clmp_train_config *c) {
   if (!c) return;
@@ -25,13 +25,6 @@ void clmp_train_config_default(clmp_train_config *c) {
   clmp_optim_config_default(&c->optim, CLMP_ADAMW);
   clmp_scaler_config_default(&c->scaler);
   c->seed = 1;
-}
-
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += SPLITMIX);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
 }
 
 static double now(void) {
@@ -190,7 +183,7 @@ static clmp_status shuffle(clmp_trainer *t) {
   uint64_t s = t->cfg.seed ^ (EPOCH_SALT * (uint64_t)(t->epoch + 1));
   for (size_t i = 0; i < n; i++) p[i] = (int32_t)i;
   for (size_t i = n - 1; i > 0; i--) {
-    size_t j = (size_t)(next(&s) % (i + 1));
+    size_t j = (size_t)(clmp__splitmix64(&s) % (i + 1));
     int32_t tmp = p[i];
     p[i] = p[j], p[j] = tmp;
   }
@@ -363,8 +356,8 @@ static clmp_status step_loss(clmp_trainer *t, size_t s, float *loss) {
   size_t n = (size_t)t->cfg.accum;
   float *v = malloc(n * sizeof *v);
   clmp_tensor *view = NULL;
-  clmp_status st = v ? slice(t->loss_log, s * n, n, &view)
-                     : CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "step loss");
+  clmp_status st =
+      v ? slice(t->loss_log, s * n, n, &view) : CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "step loss");
   if (st == CLMP_SUCCESS) st = clmp_tensor_read(view, CLMP_F32, v, n);
   double sum = 0;
   for (size_t k = 0; st == CLMP_SUCCESS && k < n; k++) sum += v[k];

@@ -55,15 +55,18 @@ clmp_status clmp__check_matrix(const clmp_tensor *t, const char *op, const char 
 
 const char *clmp__dtype_define(clmp_dtype d) {
   switch (d) {
-  case CLMP_F32:
-    return "F32";
-  case CLMP_F16:
-    return "F16";
-  case CLMP_BF16:
-    return "BF16";
-  case CLMP_I32:
-    return "I32";
-  default:
-    return "U8";
+  case CLMP_F32: return "F32";
+  case CLMP_F16: return "F16";
+  case CLMP_BF16: return "BF16";
+  case CLMP_I32: return "I32";
+  default: return "U8";
   }
+}
+
+clmp_status clmp__check_scalar(const clmp_tensor *t, clmp_dtype d, const clmp_tensor *ref,
+                               const char *op, const char *name) {
+  clmp_status st = clmp__check_dtype(t, d, op, name);
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(ref, t, op);
+  if (st == CLMP_SUCCESS) st = clmp__check_numel(t, 1, op, name);
+  return st;
 }

@@ -135,21 +135,12 @@ static clmp_status check_logits_labels(const clmp_tensor *logits, const clmp_ten
   return st;
 }
 
-/* A scalar: a tensor of dtype d and one element, in ref's context. */
-static clmp_status check_scalar(const clmp_tensor *t, clmp_dtype d, const clmp_tensor *ref,
-                                const char *op, const char *name) {
-  clmp_status st = clmp__check_dtype(t, d, op, name);
-  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(ref, t, op);
-  if (st == CLMP_SUCCESS) st = clmp__check_numel(t, 1, op, name);
-  return st;
-}
-
 clmp_status clmp_softmax_xent(const clmp_tensor *logits, const clmp_tensor *labels,
                               clmp_tensor *loss) {
   const char *op = "clmp_softmax_xent";
   size_t rows = 0;
   clmp_status st = check_logits_labels(logits, labels, op, &rows);
-  if (st == CLMP_SUCCESS) st = check_scalar(loss, CLMP_F32, logits, op, "loss");
+  if (st == CLMP_SUCCESS) st = clmp__check_scalar(loss, CLMP_F32, logits, op, "loss");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(logits->ctx)->softmax_xent(logits, labels, loss);
 }
@@ -160,7 +151,7 @@ clmp_status clmp_softmax_xent_backward(const clmp_tensor *logits, const clmp_ten
   const char *op = "clmp_softmax_xent_backward";
   size_t rows = 0;
   clmp_status st = check_logits_labels(logits, labels, op, &rows);
-  if (st == CLMP_SUCCESS && scale) st = check_scalar(scale, CLMP_F32, logits, op, "scale");
+  if (st == CLMP_SUCCESS && scale) st = clmp__check_scalar(scale, CLMP_F32, logits, op, "scale");
   if (st == CLMP_SUCCESS) st = clmp__check_float(dlogits, op, "dlogits");
   if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(logits, dlogits, op);
   if (st == CLMP_SUCCESS) st = clmp__check_numel(dlogits, logits->numel, op, "dlogits");
@@ -185,7 +176,7 @@ clmp_status clmp_correct_count(const clmp_tensor *logits, const clmp_tensor *lab
   const char *op = "clmp_correct_count";
   size_t rows = 0;
   clmp_status st = check_logits_labels(logits, labels, op, &rows);
-  if (st == CLMP_SUCCESS) st = check_scalar(count, CLMP_I32, logits, op, "count");
+  if (st == CLMP_SUCCESS) st = clmp__check_scalar(count, CLMP_I32, logits, op, "count");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(logits->ctx)->correct_count(logits, labels, count);
 }

@@ -31,15 +31,6 @@ static size_t stage_groups(const clmp_ctx *ctx, size_t n, size_t gs) {
   return g < cap ? g : cap;
 }
 
-/* A scalar result: a tensor of dtype d and one element, in ref's context. */
-static clmp_status check_scalar(const clmp_tensor *t, clmp_dtype d, const clmp_tensor *ref,
-                                const char *op, const char *name) {
-  clmp_status st = clmp__check_dtype(t, d, op, name);
-  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(ref, t, op);
-  if (st == CLMP_SUCCESS) st = clmp__check_numel(t, 1, op, name);
-  return st;
-}
-
 clmp_status clmp__cl_nonfinite_check(const clmp_tensor *x, clmp_tensor *flag) {
   char options[64];
   snprintf(options, sizeof options, "-DX_DT=%s -DGROUP_SIZE=%zu", clmp__dtype_define(x->dtype),
@@ -92,7 +83,7 @@ clmp_status clmp__cl_sum_squares(const clmp_tensor *x, float beta, clmp_tensor *
 clmp_status clmp_nonfinite_check(const clmp_tensor *x, clmp_tensor *flag) {
   const char *op = "clmp_nonfinite_check";
   clmp_status st = clmp__check_float(x, op, "x");
-  if (st == CLMP_SUCCESS) st = check_scalar(flag, CLMP_I32, x, op, "flag");
+  if (st == CLMP_SUCCESS) st = clmp__check_scalar(flag, CLMP_I32, x, op, "flag");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(x->ctx)->nonfinite_check(x, flag);
 }
@@ -100,7 +91,7 @@ clmp_status clmp_nonfinite_check(const clmp_tensor *x, clmp_tensor *flag) {
 clmp_status clmp_sum_squares(const clmp_tensor *x, float beta, clmp_tensor *out) {
   const char *op = "clmp_sum_squares";
   clmp_status st = clmp__check_float(x, op, "x");
-  if (st == CLMP_SUCCESS) st = check_scalar(out, CLMP_F32, x, op, "out");
+  if (st == CLMP_SUCCESS) st = clmp__check_scalar(out, CLMP_F32, x, op, "out");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(x->ctx)->sum_squares(x, beta, out);
 }

@@ -127,6 +127,9 @@ clmp_status clmp__check_same_ctx(const clmp_tensor *a, const clmp_tensor *b, con
 clmp_status clmp__check_float(const clmp_tensor *t, const char *op, const char *name);
 clmp_status clmp__check_dtype(const clmp_tensor *t, clmp_dtype d, const char *op, const char *name);
 clmp_status clmp__check_numel(const clmp_tensor *t, size_t n, const char *op, const char *name);
+/* A one-element tensor of dtype d on ref's context (a loss, a flag, a scale). */
+clmp_status clmp__check_scalar(const clmp_tensor *t, clmp_dtype d, const clmp_tensor *ref,
+                               const char *op, const char *name);
 /* A matrix [rows, cols]: a 2-D tensor; *rows and *cols receive its dimensions. */
 clmp_status clmp__check_matrix(const clmp_tensor *t, const char *op, const char *name, size_t *rows,
                                size_t *cols);

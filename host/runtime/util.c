@@ -1,4 +1,5 @@
-/* host/runtime/util.c: small string helpers of the library (allocating printf and strdup). */
+/* host/runtime/util.c: small helpers of the library: allocating printf, strdup, the seeded
+ * generator. */
 #include "util.h"
 
 #include <stdarg.h>
@@ -24,4 +25,13 @@ char *clmp__strdup(const char *s) {
   char *d = malloc(n);
   if (d) memcpy(d, s, n);
   return d;
+}
+
+#define SPLITMIX_GAMMA 0x9e3779b97f4a7c15ull
+
+uint64_t clmp__splitmix64(uint64_t *state) {
+  uint64_t z = (*state += SPLITMIX_GAMMA);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
 }

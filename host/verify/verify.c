@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/util.h"
 #include "verify_impl.h"
 
 /* Values that stress storage dtypes: signed zeros, subnormals of f16 and f32, fp16's largest
@@ -15,25 +16,18 @@
 static const float SPECIALS[] = {0.0f,      -0.0f,    6e-8f, -3e-5f,   1e-40f,    65504.0f,
                                  -65504.0f, 70000.0f, -1e5f, INFINITY, -INFINITY, NAN};
 #define N_SPECIALS  (sizeof SPECIALS / sizeof *SPECIALS)
-#define SPLITMIX    0x9e3779b97f4a7c15ull
 #define VERIFY_SEED 0x5eedu
 
-static uint64_t next(uint64_t *s) {
-  uint64_t z = (*s += SPLITMIX);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 void clmp__verify_values(venv *e, float *v, size_t n, float lo, float hi, int special) {
-  for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * (float)(next(&e->seed) >> 40) * 0x1p-24f;
+  for (size_t i = 0; i < n; i++)
+    v[i] = lo + (hi - lo) * (float)(clmp__splitmix64(&e->seed) >> 40) * 0x1p-24f;
   if (!special) return;
   size_t stride = n / N_SPECIALS > 0 ? n / N_SPECIALS : 1;
   for (size_t k = 0; k < N_SPECIALS && k * stride < n; k++) v[k * stride] = SPECIALS[k];
 }
 
 int32_t clmp__verify_label(venv *e, int32_t classes) {
-  return (int32_t)(next(&e->seed) % (uint64_t)classes);
+  return (int32_t)(clmp__splitmix64(&e->seed) % (uint64_t)classes);
 }
 
 clmp_status clmp__verify_pair(venv *e, clmp_dtype d, int ndim, const size_t *shape,
