@@ -55,9 +55,10 @@ inline float clmp_f16_nan_fix(ushort h, float v) {
 
 #define LOAD_I32(p, i) ((float)(p)[i])
 #define LOAD_U8(p, i) ((float)(p)[i])
-/* Integers: truncated toward zero, saturated, NaN to 0 (what clmp__store_f32 does on the host). */
-#define STORE_I32(p, i, v) ((p)[i] = convert_int_sat(v))
-#define STORE_U8(p, i, v) ((p)[i] = convert_uchar_sat(v))
+/* Integers: truncated toward zero, saturated, NaN to 0 (what the host reference does). NaN is
+ * tested explicitly: Mesa's llvmpipe turns convert_int_sat(NaN) into INT_MIN, not 0. */
+#define STORE_I32(p, i, v) ((p)[i] = isnan(v) ? 0 : convert_int_sat(v))
+#define STORE_U8(p, i, v) ((p)[i] = isnan(v) ? (uchar)0 : convert_uchar_sat(v))
 
 /* Generic forms for any operand: a kernel built with -DX_DT=F16 declares
  * `__global const TYPE(X_DT) *x` and reads LOAD(X_DT, x, i) as fp32. */

@@ -209,8 +209,47 @@ static void accuracy_rows(venv *e) {
       }
 }
 
-const clmp__verify_case clmp__verify_cases_matrix[] = {{"bias_add", bias_add_rows},
-                                                       {"bias_grad", bias_grad_rows},
-                                                       {"softmax_xent", loss_rows},
-                                                       {"argmax correct_count", accuracy_rows},
-                                                       {NULL, NULL}};
+/* --- gather_rows: fma(src[idx], scale, shift), one correctly rounded operation: exact --------- */
+
+#define GATHER_ROWS  300
+#define GATHER_SCALE (1.0f / 255.0f / 0.353f)
+#define GATHER_SHIFT (-0.286f / 0.353f)
+
+static void gather_row(venv *e, clmp_dtype sd, clmp_dtype dd, size_t batch, size_t cols,
+                       int special) {
+  size_t ss[2] = {GATHER_ROWS, cols}, ds[2] = {batch, cols};
+  float *v = values(e, GATHER_ROWS * cols, 0, 255, special && sd != CLMP_U8);
+  float *ix = malloc(batch * sizeof *ix);
+  for (size_t b = 0; ix && b < batch; b++) ix[b] = (float)clmp__verify_label(e, GATHER_ROWS);
+  if (ix && special) ix[0] = GATHER_ROWS; /* out of range: NaN (0 in integers) on both */
+  pair src = {0}, idx = {0}, dst = {0};
+  char dt[48], sh[48];
+  snprintf(dt, sizeof dt, "%s -> %s", clmp_dtype_name(sd), clmp_dtype_name(dd));
+  clmp__verify_row row;
+  clmp__verify_row_init(&row, "gather_rows", dt, clmp__verify_shape(sh, sizeof sh, 2, ds), special,
+                        EXACT);
+  clmp_status st = v && ix ? clmp__verify_pair(e, sd, 2, ss, v, &src) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, CLMP_I32, 1, &batch, ix, &idx);
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, dd, 2, ds, NULL, &dst);
+  float scale = dd == CLMP_I32 ? 1.0f : GATHER_SCALE, shift = dd == CLMP_I32 ? 0.0f : GATHER_SHIFT;
+  clmp_status sd_ = st ? st : clmp_gather_rows(src.d, idx.d, scale, shift, dst.d);
+  clmp_status sr = st ? st : clmp_gather_rows(src.r, idx.r, scale, shift, dst.r);
+  clmp__verify_finish(e, &row, sd_, sr, &dst);
+  clmp__verify_pair_free(&src), clmp__verify_pair_free(&idx), clmp__verify_pair_free(&dst);
+  free(v), free(ix);
+}
+
+static void gather_rows_rows(venv *e) {
+  static const clmp_dtype dsts[] = {CLMP_F32, CLMP_F16, CLMP_BF16, CLMP_I32};
+  for (int special = 0; special < 2; special++) {
+    for (size_t k = 0; k < sizeof dsts / sizeof *dsts; k++)
+      gather_row(e, CLMP_U8, dsts[k], 129, 784, special);
+    gather_row(e, CLMP_F32, CLMP_F16, 1, 7, special);
+    gather_row(e, CLMP_U8, CLMP_I32, 1000, 1, special);
+  }
+}
+
+const clmp__verify_case clmp__verify_cases_matrix[] = {
+    {"bias_add", bias_add_rows},       {"bias_grad", bias_grad_rows},
+    {"softmax_xent", loss_rows},       {"argmax correct_count", accuracy_rows},
+    {"gather_rows", gather_rows_rows}, {NULL, NULL}};

@@ -36,12 +36,17 @@ clmp_status clmp__verify_pair(venv *e, clmp_dtype d, int ndim, const size_t *sha
   clmp_status st = clmp_tensor_create(e->dev, d, ndim, shape, &p->d);
   if (st == CLMP_SUCCESS) st = clmp_tensor_create(e->ref, d, ndim, shape, &p->r);
   size_t n = p->d ? clmp_tensor_numel(p->d) : 0;
-  if (st == CLMP_SUCCESS && values && d == CLMP_I32) {
-    int32_t *iv = malloc(n * sizeof *iv);
-    for (size_t i = 0; iv && i < n; i++) iv[i] = (int32_t)values[i];
-    st = iv ? clmp_tensor_write(p->d, CLMP_I32, iv, n) : CLMP_ERR_OUT_OF_HOST_MEMORY;
-    if (st == CLMP_SUCCESS) st = clmp_tensor_write(p->r, CLMP_I32, iv, n);
-    free(iv);
+  if (st == CLMP_SUCCESS && values && (d == CLMP_I32 || d == CLMP_U8)) {
+    void *raw = malloc(n * clmp_dtype_size(d)); /* integers: the values truncated */
+    for (size_t i = 0; raw && i < n; i++) {
+      if (d == CLMP_I32)
+        ((int32_t *)raw)[i] = (int32_t)values[i];
+      else
+        ((uint8_t *)raw)[i] = (uint8_t)values[i];
+    }
+    st = raw ? clmp_tensor_write(p->d, d, raw, n) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+    if (st == CLMP_SUCCESS) st = clmp_tensor_write(p->r, d, raw, n);
+    free(raw);
   } else if (st == CLMP_SUCCESS && values) {
     st = clmp_tensor_write(p->d, CLMP_F32, values, n);
     if (st == CLMP_SUCCESS) st = clmp_tensor_write(p->r, CLMP_F32, values, n);
