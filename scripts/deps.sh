@@ -11,6 +11,7 @@ PACKAGES=(
   zlib1g-dev                                   # gzip'ed datasets
   libcjson-dev                                 # JSON output and checkpoint headers
   valgrind                                     # memory checking of the host-side tests
+  clang libclang-rt-14-dev                     # libFuzzer harnesses of the file parsers
   dataset-fashion-mnist                        # the training data (/usr/share/datasets)
 )
 

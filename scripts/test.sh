@@ -25,4 +25,22 @@ echo "== tests, sanitizer build (address, undefined)"
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCLMP_SANITIZE=ON >/dev/null
 cmake --build build-sanitize -j "$JOBS"
 (cd build-sanitize && ctest --output-on-failure -j "$JOBS")
+echo "== fuzzing the file parsers (libFuzzer, ${FUZZ_SECONDS:=20} s each, seed corpus in fuzz/corpus)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMP_FUZZ=ON \
+  -DCLMP_BUILD_TESTS=OFF -DCLMP_BUILD_TOOLS=OFF >/dev/null
+cmake --build build-fuzz -j "$JOBS"
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+root=$PWD
+for target in idx safetensors checkpoint; do
+  work=$(mktemp -d)
+  cp fuzz/corpus/$target/* "$work/"
+  if ! (cd "$work" && "$root/build-fuzz/fuzz/fuzz_$target" -max_total_time="$FUZZ_SECONDS" \
+        -print_final_stats=1 "$work" >"$work.log" 2>&1); then
+    tail -n 60 "$work.log"
+    echo "fuzz_$target found a failure (the input is saved in $work)" >&2
+    exit 1
+  fi
+  echo "fuzz_$target: $(grep -E '^Done' "$work.log")"
+  rm -rf "$work" "$work.log"
+done
 echo "== all tests passed"

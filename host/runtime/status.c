@@ -80,6 +80,8 @@ void clmp__error_clear(void) {
   last_error[0] = '\0';
 }
 
+static void append_v(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void append_v(const char *fmt, va_list ap) {
   size_t used = strlen(last_error);
   if (used + 1 >= sizeof last_error) return;
