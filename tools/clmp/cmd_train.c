@@ -181,13 +181,15 @@ static const struct option OPTIONS[] = {{"device", required_argument, NULL, 'd'}
 static int parse(int argc, char **argv, train_opts *o) {
   int c;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", OPTIONS, NULL)) != -1) {
+  int li = -1;
+  while ((c = getopt_long(argc, argv, ":h", OPTIONS, &li)) != -1) {
     if (c == 'h') return print_help(), 1;
     if (c == ':') return cli_usage_error("train", "option '%s' needs a value", argv[optind - 1]);
     if (c == '?') return cli_usage_error("train", "unknown option '%s'", argv[optind - 1]);
     if (apply(c, optarg, o) != 0)
-      return cli_usage_error("train", "bad value '%s' for %s", optarg ? optarg : "",
-                             argv[optind - 1]);
+      return cli_usage_error("train", "bad value '%s' for --%s", optarg ? optarg : "",
+                             li >= 0 ? OPTIONS[li].name : "?");
+    li = -1;
   }
   if (optind < argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
   clmp_optim_config base = o->cfg.optim;
