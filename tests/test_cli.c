@@ -314,6 +314,30 @@ static void test_devices_help(void) {
   run_free(&r);
 }
 
+/* The other subcommands: help, and a bad value that names its option with usage status 2. */
+static void test_train_and_verify_usage(void) {
+  struct run r;
+  RUN(&r, default_env, "train", "--help");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, "--precision");
+  run_free(&r);
+  RUN(&r, default_env, "train", "--precision", "fp8");
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  EXPECT_IN(&r, r.err, "--precision");
+  run_free(&r);
+  RUN(&r, default_env, "train", "--data", "/nonexistent/clmp-data", "--device", "ref");
+  EXPECT_EXIT(&r, EXIT_FAILED);
+  EXPECT_IN(&r, r.err, "/nonexistent/clmp-data");
+  run_free(&r);
+  RUN(&r, default_env, "verify", "--help");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, "--op");
+  run_free(&r);
+  RUN(&r, default_env, "verify", "--bogus");
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  run_free(&r);
+}
+
 static void test_devices_bad_option(void) {
   struct run r;
   RUN(&r, default_env, "devices", "--bogus");
@@ -494,6 +518,7 @@ int main(void) {
   static CU_TestInfo devices_tests[] = {
       {"devices --help mentions --json", test_devices_help},
       {"devices --bogus names the option", test_devices_bad_option},
+      {"train and verify: help and bad values", test_train_and_verify_usage},
       {"devices with an extra argument", test_devices_extra_argument},
       {"devices table: ref, one '*', auto line", test_devices_table},
       {"devices --json: fields and auto", test_devices_json},
