@@ -288,6 +288,32 @@ static void test_damaged_checkpoints(void) {
   free(b);
 }
 
+/* Every step overflows (a static scale of 1e30 in fp16): training stops with a clear error after
+ * max_skipped consecutive skipped steps, and the weights are the initial ones, untouched. */
+static void test_stops_after_consecutive_skips(void) {
+  clmp_train_config c = small_config(CLMP_PRECISION_FP16);
+  c.scaler.mode = CLMP_SCALE_STATIC, c.scaler.init_scale = 1e30f, c.max_skipped = 10;
+  for (int d = 0; d < clmp_test_ndevs; d++) {
+    clmp_trainer *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_devs[d].ctx, &c, &t), CLMP_SUCCESS);
+    clmp_mlp *m = clmp_trainer_model(t);
+    size_t n = clmp_mlp_params(m);
+    float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
+    CU_ASSERT_FATAL(before && after);
+    CU_ASSERT_EQUAL(clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, before, n), 0);
+    clmp_epoch_stats e;
+    clmp_status st = clmp_trainer_epoch(t, NULL, NULL, NULL, &e);
+    printf("\n    %s: %s: %.140s", clmp_test_devs[d].id, clmp_status_name(st), clmp_last_error());
+    CU_ASSERT_EQUAL(st, CLMP_ERR_NON_FINITE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(clmp_last_error(), "consecutive steps skipped"));
+    CU_ASSERT_EQUAL(e.skipped, e.steps);
+    CU_ASSERT_EQUAL(clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, after, n), 0);
+    CU_ASSERT_EQUAL(memcmp(before, after, n * sizeof *after), 0);
+    free(before), free(after);
+    clmp_trainer_free(t);
+  }
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       {"training learns on every device and precision", test_training_learns},
@@ -295,6 +321,7 @@ int main(void) {
       {"device matches the reference step by step", test_device_matches_reference_step_by_step},
       {"damaged and foreign datasets", test_damaged_datasets},
       {"damaged, foreign and mismatched checkpoints", test_damaged_checkpoints},
+      {"stops after consecutive skipped steps", test_stops_after_consecutive_skips},
       CU_TEST_INFO_NULL};
   CU_SuiteInfo suites[] = {{"train", suite_init, clmp_test_devices_close, NULL, NULL, tests},
                            CU_SUITE_INFO_NULL};

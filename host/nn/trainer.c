@@ -11,8 +11,10 @@
 #include "trainer_impl.h"
 
 #define STATE_BYTES sizeof(clmp__amp_state)
-#define EPOCH_SALT  0xa0761d6478bd642full
-#define PI          3.14159265358979323846
+/* Backing off from 65536 to 1 takes 16 skipped steps; 100 in a row means no scale will do. */
+#define DEFAULT_MAX_SKIPPED 100
+#define EPOCH_SALT          0xa0761d6478bd642full
+#define PI                  3.14159265358979323846
 
 void clmp_train_config_default(clmp_train_config *c) {
   if (!c) return;
@@ -25,6 +27,7 @@ void clmp_train_config_default(clmp_train_config *c) {
   clmp_optim_config_default(&c->optim, CLMP_ADAMW);
   clmp_scaler_config_default(&c->scaler);
   c->seed = 1;
+  c->max_skipped = DEFAULT_MAX_SKIPPED;
 }
 
 static double now(void) {
@@ -307,6 +310,19 @@ static double summarise(const clmp_trainer *t, const epoch_log *log, const clmp_
   return total / (double)(t->steps_per_epoch * accum);
 }
 
+/* The longest run of consecutive skipped steps, continuing the run the last epoch ended with. */
+static uint32_t longest_skip_run(clmp_trainer *t, const epoch_log *log,
+                                 const clmp_scaler_state *after) {
+  uint32_t run = t->skip_run, longest = run;
+  for (size_t s = 0; s < t->steps_per_epoch; s++) {
+    uint32_t next = s + 1 < t->steps_per_epoch ? log->state[s + 1].skipped : after->skipped;
+    run = next != log->state[s].skipped ? run + 1 : 0;
+    longest = run > longest ? run : longest;
+  }
+  t->skip_run = run;
+  return longest;
+}
+
 static clmp_status run_steps(clmp_trainer *t, void (*progress)(size_t, size_t, void *),
                              void *user) {
   clmp_status st = shuffle(t);
@@ -344,7 +360,14 @@ clmp_status clmp_trainer_epoch(clmp_trainer *t, void (*progress)(size_t, size_t,
     out->images_per_s = (double)(t->steps_per_epoch * t->cfg.batch) / (t1 - t0);
     out->skipped = after.skipped - t->skipped_total;
     t->skipped_total = after.skipped;
-    st = evaluate(t, &out->test_accuracy);
+    uint32_t run = longest_skip_run(t, &log, &after);
+    if (t->cfg.max_skipped && run >= t->cfg.max_skipped)
+      st = CLMP_FAIL(CLMP_ERR_NON_FINITE,
+                     "training stopped in epoch %d: %u consecutive steps skipped for non-finite "
+                     "gradients (loss scale now %g)",
+                     t->epoch + 1, run, (double)after.scale);
+    else
+      st = evaluate(t, &out->test_accuracy);
   }
   t->epoch++;
   free(log.loss), free(log.state);

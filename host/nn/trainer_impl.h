@@ -23,6 +23,7 @@ struct clmp_trainer {
   int epoch;
   size_t step_in_epoch; /* steps taken by clmp_trainer_step in the current epoch */
   uint32_t skipped_total;
+  uint32_t skip_run; /* consecutive skipped steps at the end of the last epoch */
   clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
 };
 

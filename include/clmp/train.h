@@ -42,6 +42,8 @@ typedef struct clmp_train_config {
   int warmup_steps;               /* linear warmup from 0 */
   uint64_t seed;                  /* initialisation and shuffling */
   size_t train_limit, test_limit; /* use the first N examples only (0: all) */
+  uint32_t max_skipped; /* stop with CLMP_ERR_NON_FINITE after this many consecutive skipped
+                           steps, checked at the end of each epoch (0: never) */
 } clmp_train_config;
 
 /* Defaults: fp16, hidden 512,256, 10 epochs of batch 128, AdamW (lr 1e-3, weight decay 0.01)
@@ -77,9 +79,10 @@ CLMP_API clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config 
                                          clmp_trainer **out);
 CLMP_API void clmp_trainer_free(clmp_trainer *t);
 
-/* Trains one epoch and evaluates on the test set. progress (may be NULL) is called after every
- * optimizer step from the host side (it must not wait for the device); record (may be NULL)
- * receives the epoch's steps at its end. */
+/* Trains one epoch and evaluates on the test set. Fails with CLMP_ERR_NON_FINITE when the epoch
+ * saw max_skipped consecutive skipped steps (the weights are those of the last good step). progress
+ * (may be NULL) is called after every optimizer step from the host side (it must not wait for the
+ * device); record (may be NULL) receives the epoch's steps at its end. */
 CLMP_API clmp_status clmp_trainer_epoch(clmp_trainer *t,
                                         void (*progress)(size_t step, size_t steps, void *user),
                                         void (*record)(const clmp_step_record *r, void *user),

@@ -28,34 +28,38 @@ typedef struct run_state {
 } run_state;
 
 static void print_help(void) {
-  printf("usage: clmp train [options]\n\n"
-         "Trains an MLP on Fashion-MNIST (IDX files, gzip or not) in mixed precision: 16-bit\n"
-         "weights, activations and gradients, fp32 master weights, dynamic loss scaling (fp16).\n\n"
-         "  --device D          the device (default: auto; see clmp devices)\n"
-         "  --data DIR          the dataset folder (default %s)\n"
-         "  --precision P       fp16 (default), bf16 or fp32\n"
-         "  --hidden A,B,...    hidden layer widths (default 512,256)\n"
-         "  --epochs N          (default 10)       --batch N   examples per step (default 128)\n"
-         "  --accum N           micro-batches per step (gradient accumulation, default 1)\n"
-         "  --optimizer O       adamw (default) or sgd\n"
-         "  --lr X              (default 1e-3 adamw, 1e-2 sgd)   --weight-decay X   --momentum X\n"
-         "  --nesterov          SGD with Nesterov momentum\n"
-         "  --schedule S        cosine (default), linear or constant; --warmup N steps\n"
-         "  --clip X            clip the global gradient norm to X (default off)\n"
-         "  --init-scale X      initial loss scale (default 65536)\n"
-         "  --growth-interval N clean steps between growths (default 2000)\n"
-         "  --hysteresis N      overflows tolerated before a backoff (default 1)\n"
-         "  --static-scale X    a fixed loss scale instead of dynamic scaling\n"
-         "  --seed N            initialisation and shuffling (default 1)\n"
-         "  --train-limit N     use the first N training examples only; --test-limit N likewise\n"
-         "  --metrics FILE      a CSV row per step: step,epoch,loss,loss_scale,overflow,lr\n"
-         "  --checkpoint FILE   save a checkpoint (safetensors) after every epoch, atomically\n"
-         "  --resume FILE       continue a run from its checkpoint (same model and options)\n"
-         "  --check N           train N steps on the device and on the reference side by side and\n"
-         "                      compare losses and weights at every step\n"
-         "  --json              end with one JSON object of the results\n"
-         "  --help              this text\n",
-         CLMP_DEFAULT_DATA_DIR);
+  printf(
+      "usage: clmp train [options]\n\n"
+      "Trains an MLP on Fashion-MNIST (IDX files, gzip or not) in mixed precision: 16-bit\n"
+      "weights, activations and gradients, fp32 master weights, dynamic loss scaling (fp16).\n\n"
+      "  --device D          the device (default: auto; see clmp devices)\n"
+      "  --data DIR          the dataset folder (default %s)\n"
+      "  --precision P       fp16 (default), bf16 or fp32\n"
+      "  --hidden A,B,...    hidden layer widths (default 512,256)\n"
+      "  --epochs N          (default 10)       --batch N   examples per step (default 128)\n"
+      "  --accum N           micro-batches per step (gradient accumulation, default 1)\n"
+      "  --optimizer O       adamw (default) or sgd\n"
+      "  --lr X              (default 1e-3 adamw, 1e-2 sgd)   --weight-decay X   --momentum X\n"
+      "  --nesterov          SGD with Nesterov momentum\n"
+      "  --schedule S        cosine (default), linear or constant; --warmup N steps\n"
+      "  --clip X            clip the global gradient norm to X (default off)\n"
+      "  --init-scale X      initial loss scale (default 65536)\n"
+      "  --growth-interval N clean steps between growths (default 2000)\n"
+      "  --hysteresis N      overflows tolerated before a backoff (default 1)\n"
+      "  --static-scale X    a fixed loss scale instead of dynamic scaling\n"
+      "  --seed N            initialisation and shuffling (default 1)\n"
+      "  --train-limit N     use the first N training examples only; --test-limit N likewise\n"
+      "  --metrics FILE      a CSV row per step: step,epoch,loss,loss_scale,overflow,lr\n"
+      "  --checkpoint FILE   save a checkpoint (safetensors) after every epoch, atomically\n"
+      "  --resume FILE       continue a run from its checkpoint (same model and options)\n"
+      "  --max-skipped N     stop (exit status 1) after N consecutive skipped steps, checked at\n"
+      "                      the end of each epoch; the last checkpoint stays (default 100, 0: "
+      "never)\n"
+      "  --check N           train N steps on the device and on the reference side by side and\n"
+      "                      compare losses and weights at every step\n"
+      "  --json              end with one JSON object of the results\n"
+      "  --help              this text\n",
+      CLMP_DEFAULT_DATA_DIR);
 }
 
 static int parse_u64(const char *s, uint64_t *out) {
@@ -143,6 +147,7 @@ static int apply(int c, const char *v, train_opts *o) {
   case 'C': o->checkpoint = v; return 0;
   case 'R': o->resume = v; return 0;
   case 'K': return parse_int(v, &o->check) || o->check < 1 ? -1 : 0;
+  case 'X': return parse_int(v, &i) ? -1 : (k->max_skipped = (uint32_t)i, 0);
   case 'j': o->json = 1; return 0;
   default: return -1;
   }
@@ -174,6 +179,7 @@ static const struct option OPTIONS[] = {{"device", required_argument, NULL, 'd'}
                                         {"checkpoint", required_argument, NULL, 'C'},
                                         {"resume", required_argument, NULL, 'R'},
                                         {"check", required_argument, NULL, 'K'},
+                                        {"max-skipped", required_argument, NULL, 'X'},
                                         {"json", no_argument, NULL, 'j'},
                                         {"help", no_argument, NULL, 'h'},
                                         {NULL, 0, NULL, 0}};
