@@ -181,3 +181,11 @@ void clmp_test_expect_guard(const char *what, const clmp_test_view *v) {
 int clmp_test_is_ref(const clmp_test_device *dev) {
   return clmp_ctx_device(dev->ctx)->kind == CLMP_DEVICE_REF;
 }
+
+void clmp_test_expect_all(const clmp_tensor *t, float value) {
+  float *v = clmp_test_read(t);
+  size_t bad = 0;
+  for (size_t i = 0; i < clmp_tensor_numel(t); i++) bad += v[i] != value;
+  CU_ASSERT_EQUAL(bad, 0);
+  free(v);
+}

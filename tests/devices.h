@@ -54,6 +54,8 @@ clmp_test_view clmp_test_view_make(clmp_ctx *ctx, clmp_dtype d, int ndim, const 
 void clmp_test_view_free(clmp_test_view *v);
 /* Asserts that the padding around the view still holds CLMP_TEST_GUARD. */
 void clmp_test_expect_guard(const char *what, const clmp_test_view *v);
+/* Asserts that t holds value everywhere (a failed op touches nothing). */
+void clmp_test_expect_all(const clmp_tensor *t, float value);
 /* Whether a test device is the reference. */
 int clmp_test_is_ref(const clmp_test_device *dev);
 
