@@ -1,6 +1,7 @@
 /* host/ops/gemm.c: clmp_gemm and clmp_gemm_ex, their argument checks, and the OpenCL paths:
- * CLBlast's Sgemm for f32 x f32 -> f32, clmp's own kernel (cl/gemm.cl) for everything else, and
- * CLBlast's Hgemm (half accumulation) only when CLMP_HGEMM=1 asks for it. */
+ * CLBlast's Sgemm for f32 x f32 -> f32, the tensor cores (host/ops/gemm_mma.c) where they take
+ * the call, clmp's portable kernel (cl/gemm.cl) for everything else, and CLBlast's Hgemm (half
+ * accumulation) only when CLMP_HGEMM=1 asks for it. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "../runtime/error.h"
 #include "../runtime/launch.h"
 #include "clmp/convert.h"
-#include "table.h"
+#include "gemm.h"
 
 /* After table.h, whose runtime.h sets the OpenCL version that CL/opencl.h then sees. */
 #include <clblast_c.h>
@@ -126,8 +127,7 @@ static CLBlastTranspose blast_transpose(clmp_transpose t) {
   return t == CLMP_TRANS ? CLBlastTransposeYes : CLBlastTransposeNo;
 }
 
-/* The matrix's first element, in elements from the start of its OpenCL buffer. */
-static size_t buffer_offset(const clmp_matrix *m) {
+size_t clmp__gemm_buffer_offset(const clmp_matrix *m) {
   return (size_t)clmp__elem_offset(m->t) + m->offset;
 }
 
@@ -137,10 +137,11 @@ static clmp_status gemm_sgemm(clmp_transpose ta, clmp_transpose tb, float alpha,
                               const clmp_matrix *c) {
   cl_command_queue queue = c->t->ctx->queue;
   size_t k = op_cols(ta, a);
-  CLBlastStatusCode s = CLBlastSgemm(
-      CLBlastLayoutRowMajor, blast_transpose(ta), blast_transpose(tb), c->rows, c->cols, k, alpha,
-      a->t->storage->mem, buffer_offset(a), a->ld, b->t->storage->mem, buffer_offset(b), b->ld,
-      beta, c->t->storage->mem, buffer_offset(c), c->ld, &queue, NULL);
+  CLBlastStatusCode s =
+      CLBlastSgemm(CLBlastLayoutRowMajor, blast_transpose(ta), blast_transpose(tb), c->rows,
+                   c->cols, k, alpha, a->t->storage->mem, clmp__gemm_buffer_offset(a), a->ld,
+                   b->t->storage->mem, clmp__gemm_buffer_offset(b), b->ld, beta, c->t->storage->mem,
+                   clmp__gemm_buffer_offset(c), c->ld, &queue, NULL);
   if (s == CLBlastSuccess) return CLMP_SUCCESS;
   return CLMP_FAIL((clmp_status)s, "CLBlastSgemm(M=%zu, N=%zu, K=%zu)", c->rows, c->cols, k);
 }
@@ -151,11 +152,11 @@ static clmp_status gemm_hgemm(clmp_transpose ta, clmp_transpose tb, float alpha,
                               const clmp_matrix *c) {
   cl_command_queue queue = c->t->ctx->queue;
   size_t k = op_cols(ta, a);
-  CLBlastStatusCode s =
-      CLBlastHgemm(CLBlastLayoutRowMajor, blast_transpose(ta), blast_transpose(tb), c->rows,
-                   c->cols, k, clmp_f32_to_f16(alpha), a->t->storage->mem, buffer_offset(a), a->ld,
-                   b->t->storage->mem, buffer_offset(b), b->ld, clmp_f32_to_f16(beta),
-                   c->t->storage->mem, buffer_offset(c), c->ld, &queue, NULL);
+  CLBlastStatusCode s = CLBlastHgemm(
+      CLBlastLayoutRowMajor, blast_transpose(ta), blast_transpose(tb), c->rows, c->cols, k,
+      clmp_f32_to_f16(alpha), a->t->storage->mem, clmp__gemm_buffer_offset(a), a->ld,
+      b->t->storage->mem, clmp__gemm_buffer_offset(b), b->ld, clmp_f32_to_f16(beta),
+      c->t->storage->mem, clmp__gemm_buffer_offset(c), c->ld, &queue, NULL);
   if (s == CLBlastSuccess) return CLMP_SUCCESS;
   return CLMP_FAIL((clmp_status)s, "CLBlastHgemm(M=%zu, N=%zu, K=%zu)", c->rows, c->cols, k);
 }
@@ -274,19 +275,6 @@ static void op_strides(clmp_transpose t, const clmp_matrix *m, cl_ulong *sr, cl_
   *ss = t == CLMP_TRANS ? m->ld : 1;
 }
 
-/* Sets the arguments and enqueues a 2-D range of groups[0] x groups[1] work-groups. */
-static clmp_status launch_2d(clmp_ctx *ctx, cl_kernel k, const clmp__arg *args, int nargs,
-                             const size_t groups[2], const size_t local[2]) {
-  clmp_status st = clmp__set_args(k, "gemm", args, nargs);
-  if (st != CLMP_SUCCESS) return st;
-  size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, local, 0, NULL, NULL);
-  if (err != CL_SUCCESS)
-    return CLMP_FAIL(err, "clEnqueueNDRangeKernel(gemm, %zu x %zu items in groups of %zu x %zu)",
-                     global[0], global[1], local[0], local[1]);
-  return CLMP_SUCCESS;
-}
-
 static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alpha,
                                  const clmp_matrix *a, const clmp_matrix *b, float beta,
                                  const clmp_matrix *c) {
@@ -296,7 +284,8 @@ static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alp
   clmp_status st = pick_kernel(ctx, a, b, c, t, &k);
   if (st != CLMP_SUCCESS) return st;
   cl_uint m = (cl_uint)c->rows, n = (cl_uint)c->cols, kk = (cl_uint)op_cols(ta, a);
-  cl_ulong a_off = buffer_offset(a), b_off = buffer_offset(b), c_off = buffer_offset(c);
+  cl_ulong a_off = clmp__gemm_buffer_offset(a), b_off = clmp__gemm_buffer_offset(b),
+           c_off = clmp__gemm_buffer_offset(c);
   cl_ulong a_sm, a_sk, b_sk, b_sn, ldc = c->ld;
   op_strides(ta, a, &a_sm, &a_sk);
   op_strides(tb, b, &b_sk, &b_sn);
@@ -318,7 +307,7 @@ static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alp
                       CLMP_ARG(ldc)};
   size_t groups[2] = {(c->cols + t->n - 1) / t->n, (c->rows + t->m - 1) / t->m};
   size_t local[2] = {t->n / t->wpt_n, t->m / t->wpt_m};
-  return launch_2d(ctx, k, args, (int)(sizeof args / sizeof *args), groups, local);
+  return clmp__launch_2d(ctx, k, "gemm", args, (int)(sizeof args / sizeof *args), groups, local);
 }
 
 /* --- the OpenCL row ----------------------------------------------------------------------------
@@ -333,5 +322,6 @@ clmp_status clmp__cl_gemm(clmp_transpose ta, clmp_transpose tb, float alpha, con
   int f32 = a->t->dtype == CLMP_F32 && b->t->dtype == CLMP_F32 && c->t->dtype == CLMP_F32;
   if (f32) return gemm_sgemm(ta, tb, alpha, a, b, beta, c);
   if (want_hgemm(a, b, c)) return gemm_hgemm(ta, tb, alpha, a, b, beta, c);
+  if (clmp__gemm_mma_takes(a, b, c)) return clmp__gemm_mma(ta, tb, alpha, a, b, beta, c);
   return gemm_portable(ta, tb, alpha, a, b, beta, c);
 }

@@ -32,6 +32,19 @@ clmp_status clmp__launch(clmp_ctx *ctx, cl_kernel kernel, const char *name, cons
              : CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu/%zu items)", name, global, local);
 }
 
+clmp_status clmp__launch_2d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
+                            const clmp__arg *args, int nargs, const size_t groups[2],
+                            const size_t local[2]) {
+  clmp_status st = clmp__set_args(kernel, name, args, nargs);
+  if (st != CLMP_SUCCESS) return st;
+  size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global, local, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    return CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu x %zu items in groups of %zu x %zu)",
+                     name, global[0], global[1], local[0], local[1]);
+  return CLMP_SUCCESS;
+}
+
 clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
                             const clmp__arg *args, int nargs, size_t n) {
   clmp_status st = clmp__set_args(kernel, name, args, nargs);

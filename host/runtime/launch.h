@@ -19,6 +19,12 @@ clmp_status clmp__set_args(cl_kernel kernel, const char *name, const clmp__arg *
 clmp_status clmp__launch(clmp_ctx *ctx, cl_kernel kernel, const char *name, const clmp__arg *args,
                          int nargs, size_t global, size_t local);
 
+/* Sets the arguments and enqueues a 2-D range of groups[0] x groups[1] work-groups of
+ * local[0] x local[1] items. */
+clmp_status clmp__launch_2d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
+                            const clmp__arg *args, int nargs, const size_t groups[2],
+                            const size_t local[2]);
+
 /* Sets nargs arguments, then enqueues a 1-D range that covers n elements (kernels loop with a
  * grid stride, so the range may be smaller than n). Does not wait. */
 clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,

@@ -80,7 +80,7 @@ typedef struct gemm_shape {
 } gemm_shape;
 
 static const gemm_shape GEMMS[] = {
-    {1, 1, 1}, {1, 257, 3}, {65, 1, 129}, {127, 129, 131}, {256, 256, 256}};
+    {1, 1, 1}, {1, 257, 3}, {65, 1, 129}, {127, 129, 131}, {136, 200, 264}, {256, 256, 256}};
 #define N_GEMMS (sizeof GEMMS / sizeof *GEMMS)
 
 /* The textbook bound of a K-term fp32 sum, plus alpha and beta: (K + 2) u32 (|alpha| |A||B| +
@@ -145,7 +145,7 @@ static void gemm_rows(venv *e) {
   for (size_t c = 0; c < sizeof combos / sizeof *combos; c++)
     for (size_t s = 0; s < N_GEMMS; s++)
       for (int t = 0; t < 4; t++)
-        if (t == 0 || s == 3) gemm_row(e, &GEMMS[s], t & 1, t >> 1, combos[c][0], combos[c][1], 0);
+        if (t == 0 || s == 3 || s == 4) gemm_row(e, &GEMMS[s], t & 1, t >> 1, combos[c][0], combos[c][1], 0);
   for (size_t c = 0; c < sizeof combos / sizeof *combos; c++)
     gemm_row(e, &GEMMS[3], 0, 0, combos[c][0], combos[c][1], 1);
 }

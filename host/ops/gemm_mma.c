@@ -1,0 +1,124 @@
+/* host/ops/gemm_mma.c: the tensor-core GEMM path (cl/gemm_mma.cl) for NVIDIA devices of compute
+ * capability 8 or more: which calls it takes, its tile sizes, its launch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../runtime/error.h"
+#include "../runtime/launch.h"
+#include "gemm.h"
+
+/* The tile sizes of cl/gemm_mma.cl: C block per work-group, depth per stage, block per warp,
+ * stages of the copy ring. */
+typedef struct mma_tiles {
+  unsigned bm, bn, bk, wm, wn, stages;
+} mma_tiles;
+
+/* 8 warps of 64 x 32, 3 stages of 16 KiB: the 48 KiB of local memory an OpenCL kernel gets. */
+static const mma_tiles default_tiles = {128, 128, 32, 64, 32, 3};
+
+static int pow2(unsigned x) {
+  return x && !(x & (x - 1));
+}
+
+static unsigned tiles_threads(const mma_tiles *t) {
+  return 32 * (t->bm / t->wm) * (t->bn / t->wn);
+}
+
+/* Whether cl/gemm_mma.cl accepts t: powers of two (its swizzle), warps of whole fragments, copies
+ * that divide among the items, a ring of 2 to 4 stages. */
+static int tiles_valid(const mma_tiles *t) {
+  if (!pow2(t->bm) || !pow2(t->bn) || !pow2(t->bk) || !pow2(t->wm) || !pow2(t->wn)) return 0;
+  if (t->wm < 16 || t->wn < 16 || t->bk < 16 || t->wm > t->bm || t->wn > t->bn) return 0;
+  unsigned threads = tiles_threads(t);
+  if (threads > 1024 || (t->bm * t->bk / 8) % threads || (t->bk * t->bn / 8) % threads) return 0;
+  return t->stages >= 2 && t->stages <= 4;
+}
+
+static size_t tiles_local_bytes(const mma_tiles *t) {
+  return (size_t)t->stages * 2 * t->bk * (t->bm + t->bn);
+}
+
+/* CLMP_MMA_TILES="bm,bn,bk,wm,wn,stages" replaces the default, for tuning; malformed is an
+ * error. */
+static clmp_status pick_tiles(const clmp_ctx *ctx, mma_tiles *t) {
+  const char *env = getenv("CLMP_MMA_TILES");
+  char extra = 0;
+  *t = default_tiles;
+  if (env && *env &&
+      (sscanf(env, "%u,%u,%u,%u,%u,%u%c", &t->bm, &t->bn, &t->bk, &t->wm, &t->wn, &t->stages,
+              &extra) != 6 ||
+       !tiles_valid(t)))
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
+                     "CLMP_MMA_TILES=\"%s\": want bm,bn,bk,wm,wn,stages, powers of two, "
+                     "8 to 32 warps, 2 to 4 stages",
+                     env);
+  if (tiles_local_bytes(t) > ctx->info.local_mem)
+    return CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "gemm_mma: %zu bytes of local memory, \"%s\" has %llu",
+                     tiles_local_bytes(t), ctx->info.name, (unsigned long long)ctx->info.local_mem);
+  return CLMP_SUCCESS;
+}
+
+/* Whether the device has the tensor-core path: NVIDIA, compute capability 8 or more, and
+ * CLMP_GEMM not "portable". */
+static int device_has_mma(const clmp_ctx *ctx) {
+  const char *env = getenv("CLMP_GEMM");
+  if (env && !strcmp(env, "portable")) return 0;
+  return ctx->info.nv_cc_major >= 8;
+}
+
+/* A matrix the kernel's 16-byte copies can read: its first element, its row length and its
+ * stored columns all multiples of 8 elements. */
+static int aligned8(const clmp_matrix *m) {
+  return clmp__gemm_buffer_offset(m) % 8 == 0 && m->ld % 8 == 0 && m->cols % 8 == 0;
+}
+
+int clmp__gemm_mma_takes(const clmp_matrix *a, const clmp_matrix *b, const clmp_matrix *c) {
+  clmp_dtype d = a->t->dtype;
+  if ((d != CLMP_F16 && d != CLMP_BF16) || b->t->dtype != d) return 0;
+  return device_has_mma(c->t->ctx) && aligned8(a) && aligned8(b);
+}
+
+static clmp_status mma_kernel(clmp_ctx *ctx, const mma_tiles *t, clmp_transpose ta,
+                              clmp_transpose tb, const clmp_matrix *a, const clmp_matrix *c,
+                              cl_kernel *out) {
+  char options[256];
+  snprintf(options, sizeof options,
+           "-DMMA_BF16=%d -DC_DT=%s -DMMA_TA=%d -DMMA_TB=%d -DMMA_BM=%u -DMMA_BN=%u -DMMA_BK=%u "
+           "-DMMA_WM=%u -DMMA_WN=%u -DMMA_STAGES=%u",
+           a->t->dtype == CLMP_BF16, clmp__dtype_define(c->t->dtype), ta == CLMP_TRANS,
+           tb == CLMP_TRANS, t->bm, t->bn, t->bk, t->wm, t->wn, t->stages);
+  return clmp__kernel_get(ctx, "gemm_mma", options, "gemm_mma", out);
+}
+
+clmp_status clmp__gemm_mma(clmp_transpose ta, clmp_transpose tb, float alpha, const clmp_matrix *a,
+                           const clmp_matrix *b, float beta, const clmp_matrix *c) {
+  clmp_ctx *ctx = c->t->ctx;
+  mma_tiles t;
+  cl_kernel k = NULL;
+  clmp_status st = pick_tiles(ctx, &t);
+  if (st == CLMP_SUCCESS) st = mma_kernel(ctx, &t, ta, tb, a, c, &k);
+  if (st != CLMP_SUCCESS) return st;
+  cl_uint m = (cl_uint)c->rows, n = (cl_uint)c->cols;
+  cl_uint kk = (cl_uint)(ta == CLMP_TRANS ? a->rows : a->cols);
+  cl_ulong a_off = clmp__gemm_buffer_offset(a), b_off = clmp__gemm_buffer_offset(b);
+  cl_ulong c_off = clmp__gemm_buffer_offset(c), lda = a->ld, ldb = b->ld, ldc = c->ld;
+  clmp__arg args[] = {CLMP_ARG(m),
+                      CLMP_ARG(n),
+                      CLMP_ARG(kk),
+                      CLMP_ARG(alpha),
+                      CLMP_ARG(a->t->storage->mem),
+                      CLMP_ARG(a_off),
+                      CLMP_ARG(lda),
+                      CLMP_ARG(b->t->storage->mem),
+                      CLMP_ARG(b_off),
+                      CLMP_ARG(ldb),
+                      CLMP_ARG(beta),
+                      CLMP_ARG(c->t->storage->mem),
+                      CLMP_ARG(c_off),
+                      CLMP_ARG(ldc)};
+  size_t groups[2] = {(c->cols + t.bn - 1) / t.bn, (c->rows + t.bm - 1) / t.bm};
+  size_t local[2] = {tiles_threads(&t), 1};
+  return clmp__launch_2d(ctx, k, "gemm_mma", args, (int)(sizeof args / sizeof *args), groups,
+                         local);
+}
