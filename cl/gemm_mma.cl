@@ -24,6 +24,9 @@
 #ifndef MMA_STAGES
 #define MMA_STAGES 3
 #endif
+#ifndef MMA_GROUP
+#define MMA_GROUP 8 /* block rows walked together (mma_block) */
+#endif
 /* MMA_TA: op(A) = A' (A stored K x M); MMA_TB: op(B) = B' (B stored N x K). */
 #ifndef MMA_TA
 #define MMA_TA 0
@@ -102,39 +105,55 @@ inline void mma_ldm_t(uint addr, uint *r) {
 }
 
 inline void mma_16816(float *d, const uint *a, const uint *b) {
-  asm volatile(MMA_OP " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  asm(MMA_OP " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-/* One operand's copies: item tid copies chunks tid, tid + THREADS, ... of each tile. A tile's
- * rows run along the operand's stored rows; "deep" says whether they run along K (then each new
- * tile is MMA_BK rows further down) or its chunks do (then MMA_BK elements further right). */
+/* One operand's copies. Item tid copies chunk c = tid % chunks of rows r0 = tid / chunks,
+ * r0 + gap, r0 + 2 gap, ... of each tile (gap = MMA_THREADS / chunks). A tile's rows run along the
+ * operand's stored rows: along K when "deep" (each new tile MMA_BK rows further down), else across
+ * K (each new tile MMA_BK elements further right). */
 typedef struct mma_copier {
-  __global const ushort *src; /* the chunk of the first tile */
-  ulong step;                 /* elements from one tile to the next */
-  uint dst;                   /* byte offset in the stage */
-  uint pos;                   /* the row (deep) or the element column (not deep) along K */
-  uint ok;                    /* whether the chunk lies inside the matrix across K */
+  __global const ushort *src;  /* the item's first chunk of the next tile */
+  __global const ushort *base; /* a valid address for the copies that read nothing */
+  ulong step;                  /* elements from one tile to the next */
+  ulong skip;                  /* elements from one of the item's rows to the next */
+  uint r0, c, gap, chunks;     /* the item's first row and its chunk in the tile */
+  uint pos;                    /* deep: the next tile's row r0 in K; else its column c in K */
+  uint lim;                    /* deep: 1 when chunk c lies inside the matrix; else rows left */
 } mma_copier;
 
+/* The copier of an operand stored with row length ld, whose tile starts at row0, col0 of it and
+ * which has rows_end rows and cols_end columns. */
 inline mma_copier mma_copier_make(__global const ushort *base, ulong ld, uint row0, uint col0,
-                                  uint rows_end, uint cols_end, uint rows, uint chunks, int deep,
-                                  uint i) {
-  uint r = i / chunks, c = i % chunks, gr = row0 + r, gc = col0 + c * 8;
+                                  uint rows_end, uint cols_end, uint chunks, int deep, uint tid) {
   mma_copier m;
-  m.ok = deep ? gc < cols_end : gr < rows_end;
-  m.src = base + (m.ok ? (ulong)gr * ld + gc : 0);
+  m.r0 = tid / chunks, m.c = tid % chunks, m.gap = MMA_THREADS / chunks, m.chunks = chunks;
+  uint gc = col0 + m.c * 8;
+  m.lim = deep ? gc < cols_end : rows_end - row0;
+  m.base = base;
+  m.src = base + (ulong)(row0 + m.r0) * ld + gc;
   m.step = deep ? (ulong)MMA_BK * ld : MMA_BK;
-  m.dst = mma_offset(r, c, chunks);
-  m.pos = deep ? gr : gc;
+  m.skip = (ulong)m.gap * ld;
+  m.pos = deep ? m.r0 : gc;
   return m;
 }
 
-/* Copies tile kt of this item's chunk into the stage at local address stage; k_end bounds K. */
-inline void mma_copier_run(const mma_copier *m, uint stage, uint kt, uint k_end) {
-  uint in = m->ok && m->pos + kt * MMA_BK < k_end;
-  mma_copy16(stage + m->dst, in ? m->src + kt * m->step : m->src, in ? 16 : 0);
+/* Copies the item's chunks of the next tile into the stage at local address stage (k_end bounds
+ * K), then moves on to the tile after. */
+inline void mma_copier_run(mma_copier *m, int deep, uint iters, uint stage, uint k_end) {
+#pragma unroll
+  for (uint i = 0; i < iters; i++) {
+    uint r = m->r0 + i * m->gap;
+    uint in = deep ? m->lim && m->pos + i * m->gap < k_end : r < m->lim && m->pos < k_end;
+    /* rows 8 apart swizzle alike, so the offsets of rows gap apart differ by gap rows */
+    uint dst = m->gap % 8 ? mma_offset(r, m->c, m->chunks)
+                          : mma_offset(m->r0, m->c, m->chunks) + i * MMA_THREADS * 16;
+    mma_copy16(stage + dst, in ? m->src + i * m->skip : m->base, in ? 16 : 0);
+  }
+  m->src += m->step;
+  m->pos += MMA_BK;
 }
 
 /* The A fragments of m16 block i and k16 step kk from the stage's A tile. */
@@ -162,20 +181,13 @@ inline void mma_frag_b(uint b_tile, uint wn0, uint j, uint kk, uint lane, uint *
 #endif
 }
 
-/* acc += the warp's block of one stage's tiles. */
-inline void mma_stage(uint stage, uint wm0, uint wn0, uint lane, float acc[MMA_FM][MMA_FN][4]) {
+/* The warp's A and B fragments of k16 step kk of the stage at local address stage. */
+inline void mma_frags(uint stage, uint wm0, uint wn0, uint kk, uint lane, uint a[MMA_FM][4],
+                      uint b[MMA_FN / 2][4]) {
 #pragma unroll
-  for (uint kk = 0; kk < MMA_BK / 16; kk++) {
-    uint a[MMA_FM][4], b[MMA_FN / 2][4];
+  for (uint i = 0; i < MMA_FM; i++) mma_frag_a(stage, wm0, i, kk, lane, a[i]);
 #pragma unroll
-    for (uint i = 0; i < MMA_FM; i++) mma_frag_a(stage, wm0, i, kk, lane, a[i]);
-#pragma unroll
-    for (uint j = 0; j < MMA_FN / 2; j++) mma_frag_b(stage + MMA_A_BYTES, wn0, j, kk, lane, b[j]);
-#pragma unroll
-    for (uint i = 0; i < MMA_FM; i++)
-#pragma unroll
-      for (uint j = 0; j < MMA_FN; j++) mma_16816(acc[i][j], a[i], &b[j / 2][(j & 1) * 2]);
-  }
+  for (uint j = 0; j < MMA_FN / 2; j++) mma_frag_b(stage + MMA_A_BYTES, wn0, j, kk, lane, b[j]);
 }
 
 /* C = alpha * acc + beta * C for the warp's block inside M x N (beta 0: C is not read). */
@@ -198,9 +210,61 @@ inline void mma_store(__global TYPE(C_DT) *c, ulong off, ulong ldc, uint m0, uin
       }
 }
 
-/* One work-group of MMA_THREADS items computes an MMA_BM x MMA_BN block of C; groups run along N
- * in dimension 0 and along M in dimension 1. a and b point at op(A)'s and op(B)'s first element
- * (offsets applied by the host through a_off, b_off); lda, ldb are the stored row lengths. */
+/* The block of C (in units of MMA_BM, MMA_BN) of this work-group: groups are numbered along N
+ * first, and MMA_GROUP consecutive block rows are walked column by column, so that the groups
+ * running together share tiles of A and of B in the L2 cache. */
+inline uint2 mma_block(void) {
+  uint blocks_n = get_num_groups(0), blocks_m = get_num_groups(1);
+  uint id = get_group_id(1) * blocks_n + get_group_id(0), band = MMA_GROUP * blocks_n;
+  uint first = id / band * MMA_GROUP, rows = min(blocks_m - first, (uint)MMA_GROUP);
+  return (uint2)(first + id % band % rows, id % band / rows);
+}
+
+/* Zeros the accumulators. */
+inline void mma_zero(float acc[MMA_FM][MMA_FN][4]) {
+#pragma unroll
+  for (uint i = 0; i < MMA_FM; i++)
+#pragma unroll
+    for (uint j = 0; j < MMA_FN; j++)
+#pragma unroll
+      for (uint h = 0; h < 4; h++) acc[i][j][h] = 0.0f;
+}
+
+/* Copies this item's chunks of the next tile of A and of B into the stage at stage, or, past the
+ * last tile, nothing; either way commits a group, so that groups and tiles stay in step. */
+inline void mma_fetch(mma_copier *ca, mma_copier *cb, uint stage, uint tile, uint tiles,
+                      uint k_end) {
+  if (tile < tiles) {
+    mma_copier_run(ca, MMA_TA, MMA_A_ITERS, stage, k_end);
+    mma_copier_run(cb, !MMA_TB, MMA_B_ITERS, stage + MMA_A_BYTES, k_end);
+  }
+  mma_commit();
+}
+
+/* acc += the warp's block of the stage at local address stage. The fragments of each k16 step
+ * are loaded while the step before multiplies (two sets in registers), and the copies of tile
+ * next into the stage at fetch_at are issued once the first fragments are on their way. */
+inline void mma_stage(uint stage, uint wm0, uint wn0, uint lane, float acc[MMA_FM][MMA_FN][4],
+                      mma_copier *ca, mma_copier *cb, uint fetch_at, uint next, uint tiles,
+                      uint k_len) {
+  uint a[2][MMA_FM][4], b[2][MMA_FN / 2][4];
+  mma_frags(stage, wm0, wn0, 0, lane, a[0], b[0]);
+  mma_fetch(ca, cb, fetch_at, next, tiles, k_len);
+#pragma unroll
+  for (uint kk = 0; kk < MMA_BK / 16; kk++) {
+    if (kk + 1 < MMA_BK / 16)
+      mma_frags(stage, wm0, wn0, kk + 1, lane, a[(kk + 1) & 1], b[(kk + 1) & 1]);
+#pragma unroll
+    for (uint i = 0; i < MMA_FM; i++)
+#pragma unroll
+      for (uint j = 0; j < MMA_FN; j++)
+        mma_16816(acc[i][j], a[kk & 1][i], &b[kk & 1][j / 2][(j & 1) * 2]);
+  }
+}
+
+/* One work-group of MMA_THREADS items computes an MMA_BM x MMA_BN block of C (see mma_block).
+ * a and b are the stored A and B, whose first elements are at a_off and b_off; lda and ldb are
+ * their row lengths. */
 __kernel __attribute__((reqd_work_group_size(MMA_THREADS, 1, 1))) void
 gemm_mma(const uint m_len, const uint n_len, const uint k_len, const float alpha,
          __global const ushort *a, const ulong a_off, const ulong lda, __global const ushort *b,
@@ -208,52 +272,27 @@ gemm_mma(const uint m_len, const uint n_len, const uint k_len, const float alpha
          const ulong c_off, const ulong ldc) {
   __local uint4 smem[MMA_STAGES * MMA_STAGE / 16];
   uint tid = get_local_id(0), lane = tid & 31, warp = tid >> 5;
-  uint m0 = get_group_id(1) * MMA_BM, n0 = get_group_id(0) * MMA_BN;
+  uint2 blk = mma_block();
+  uint m0 = blk.x * MMA_BM, n0 = blk.y * MMA_BN;
   uint wm0 = (warp / (MMA_BN / MMA_WN)) * MMA_WM, wn0 = (warp % (MMA_BN / MMA_WN)) * MMA_WN;
   uint base = (uint)(ulong)(__local uchar *)smem;
-  mma_copier ca[MMA_A_ITERS], cb[MMA_B_ITERS];
-#pragma unroll
-  for (uint i = 0; i < MMA_A_ITERS; i++)
-    ca[i] = MMA_TA ? mma_copier_make(a + a_off, lda, 0, m0, k_len, m_len, MMA_A_ROWS, MMA_A_CHUNKS,
-                                     1, tid + i * MMA_THREADS)
-                   : mma_copier_make(a + a_off, lda, m0, 0, m_len, k_len, MMA_A_ROWS, MMA_A_CHUNKS,
-                                     0, tid + i * MMA_THREADS);
-#pragma unroll
-  for (uint i = 0; i < MMA_B_ITERS; i++)
-    cb[i] = MMA_TB ? mma_copier_make(b + b_off, ldb, n0, 0, n_len, k_len, MMA_B_ROWS, MMA_B_CHUNKS,
-                                     0, tid + i * MMA_THREADS)
-                   : mma_copier_make(b + b_off, ldb, 0, n0, k_len, n_len, MMA_B_ROWS, MMA_B_CHUNKS,
-                                     1, tid + i * MMA_THREADS);
+  mma_copier ca = MMA_TA
+                      ? mma_copier_make(a + a_off, lda, 0, m0, k_len, m_len, MMA_A_CHUNKS, 1, tid)
+                      : mma_copier_make(a + a_off, lda, m0, 0, m_len, k_len, MMA_A_CHUNKS, 0, tid);
+  mma_copier cb = MMA_TB
+                      ? mma_copier_make(b + b_off, ldb, n0, 0, n_len, k_len, MMA_B_CHUNKS, 0, tid)
+                      : mma_copier_make(b + b_off, ldb, 0, n0, k_len, n_len, MMA_B_CHUNKS, 1, tid);
   float acc[MMA_FM][MMA_FN][4];
-#pragma unroll
-  for (uint i = 0; i < MMA_FM; i++)
-#pragma unroll
-    for (uint j = 0; j < MMA_FN; j++)
-#pragma unroll
-      for (uint h = 0; h < 4; h++) acc[i][j][h] = 0.0f;
+  mma_zero(acc);
   uint tiles = (k_len + MMA_BK - 1) / MMA_BK;
-#pragma unroll
-  for (uint s = 0; s < MMA_STAGES - 1; s++) {
-    uint stage = base + s * MMA_STAGE;
-#pragma unroll
-    for (uint i = 0; i < MMA_A_ITERS && s < tiles; i++) mma_copier_run(&ca[i], stage, s, k_len);
-#pragma unroll
-    for (uint i = 0; i < MMA_B_ITERS && s < tiles; i++)
-      mma_copier_run(&cb[i], stage + MMA_A_BYTES, s, k_len);
-    mma_commit();
-  }
+  for (uint s = 0; s < MMA_STAGES - 1; s++)
+    mma_fetch(&ca, &cb, base + s * MMA_STAGE, s, tiles, k_len);
   for (uint kt = 0; kt < tiles; kt++) {
     mma_wait();
     barrier(CLK_LOCAL_MEM_FENCE);
-    uint next = kt + MMA_STAGES - 1, stage = base + (next % MMA_STAGES) * MMA_STAGE;
-#pragma unroll
-    for (uint i = 0; i < MMA_A_ITERS && next < tiles; i++)
-      mma_copier_run(&ca[i], stage, next, k_len);
-#pragma unroll
-    for (uint i = 0; i < MMA_B_ITERS && next < tiles; i++)
-      mma_copier_run(&cb[i], stage + MMA_A_BYTES, next, k_len);
-    mma_commit();
-    mma_stage(base + (kt % MMA_STAGES) * MMA_STAGE, wm0, wn0, lane, acc);
+    uint next = kt + MMA_STAGES - 1;
+    mma_stage(base + (kt % MMA_STAGES) * MMA_STAGE, wm0, wn0, lane, acc, &ca, &cb,
+              base + (next % MMA_STAGES) * MMA_STAGE, next, tiles, k_len);
   }
   mma_store(c, c_off, ldc, m0 + wm0, n0 + wn0, m_len, n_len, alpha, beta, lane, acc);
 }
