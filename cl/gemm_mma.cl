@@ -241,25 +241,42 @@ inline void mma_fetch(mma_copier *ca, mma_copier *cb, uint stage, uint tile, uin
   mma_commit();
 }
 
-/* acc += the warp's block of the stage at local address stage. The fragments of each k16 step
- * are loaded while the step before multiplies (two sets in registers), and the copies of tile
- * next into the stage at fetch_at are issued once the first fragments are on their way. */
-inline void mma_stage(uint stage, uint wm0, uint wn0, uint lane, float acc[MMA_FM][MMA_FN][4],
-                      mma_copier *ca, mma_copier *cb, uint fetch_at, uint next, uint tiles,
-                      uint k_len) {
-  uint a[2][MMA_FM][4], b[2][MMA_FN / 2][4];
-  mma_frags(stage, wm0, wn0, 0, lane, a[0], b[0]);
+/* The multiply of one tile, pipelined: the copies of tile next into its stage (fetch_at) are
+ * issued first; the fragments of each k16 step are loaded while the step before multiplies
+ * (f[0] and f[1] in registers, f[0] holding step 0 of this tile on entry); before the last step
+ * multiplies, the item waits for the following tile and loads its first fragments. */
+inline void mma_tile(uint stage, uint following, uint wm0, uint wn0, uint lane,
+                     float acc[MMA_FM][MMA_FN][4], uint fa[2][MMA_FM][4], uint fb[2][MMA_FN / 2][4],
+                     mma_copier *ca, mma_copier *cb, uint fetch_at, uint next, uint tiles,
+                     uint k_len) {
   mma_fetch(ca, cb, fetch_at, next, tiles, k_len);
 #pragma unroll
   for (uint kk = 0; kk < MMA_BK / 16; kk++) {
-    if (kk + 1 < MMA_BK / 16)
-      mma_frags(stage, wm0, wn0, kk + 1, lane, a[(kk + 1) & 1], b[(kk + 1) & 1]);
+    uint to = (kk + 1) & 1;
+    if (kk + 1 < MMA_BK / 16) {
+      mma_frags(stage, wm0, wn0, kk + 1, lane, fa[to], fb[to]);
+    } else {
+      mma_wait();
+      barrier(CLK_LOCAL_MEM_FENCE);
+      mma_frags(following, wm0, wn0, 0, lane, fa[to], fb[to]);
+    }
 #pragma unroll
     for (uint i = 0; i < MMA_FM; i++)
 #pragma unroll
       for (uint j = 0; j < MMA_FN; j++)
-        mma_16816(acc[i][j], a[kk & 1][i], &b[kk & 1][j / 2][(j & 1) * 2]);
+        mma_16816(acc[i][j], fa[kk & 1][i], &fb[kk & 1][j / 2][(j & 1) * 2]);
   }
+#if (MMA_BK / 16) % 2
+  /* an odd number of steps leaves the following tile's first fragments in f[1] */
+#pragma unroll
+  for (uint i = 0; i < MMA_FM; i++)
+#pragma unroll
+    for (uint h = 0; h < 4; h++) fa[0][i][h] = fa[1][i][h];
+#pragma unroll
+  for (uint j = 0; j < MMA_FN / 2; j++)
+#pragma unroll
+    for (uint h = 0; h < 4; h++) fb[0][j][h] = fb[1][j][h];
+#endif
 }
 
 /* One work-group of MMA_THREADS items computes an MMA_BM x MMA_BN block of C (see mma_block).
@@ -287,12 +304,15 @@ gemm_mma(const uint m_len, const uint n_len, const uint k_len, const float alpha
   uint tiles = (k_len + MMA_BK - 1) / MMA_BK;
   for (uint s = 0; s < MMA_STAGES - 1; s++)
     mma_fetch(&ca, &cb, base + s * MMA_STAGE, s, tiles, k_len);
+  uint fa[2][MMA_FM][4], fb[2][MMA_FN / 2][4];
+  mma_wait();
+  barrier(CLK_LOCAL_MEM_FENCE);
+  mma_frags(base, wm0, wn0, 0, lane, fa[0], fb[0]);
   for (uint kt = 0; kt < tiles; kt++) {
-    mma_wait();
-    barrier(CLK_LOCAL_MEM_FENCE);
     uint next = kt + MMA_STAGES - 1;
-    mma_stage(base + (kt % MMA_STAGES) * MMA_STAGE, wm0, wn0, lane, acc, &ca, &cb,
-              base + (next % MMA_STAGES) * MMA_STAGE, next, tiles, k_len);
+    mma_tile(base + (kt % MMA_STAGES) * MMA_STAGE, base + ((kt + 1) % MMA_STAGES) * MMA_STAGE, wm0,
+             wn0, lane, acc, fa, fb, &ca, &cb, base + (next % MMA_STAGES) * MMA_STAGE, next, tiles,
+             k_len);
   }
   mma_store(c, c_off, ldc, m0 + wm0, n0 + wn0, m_len, n_len, alpha, beta, lane, acc);
 }

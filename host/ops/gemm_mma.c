@@ -15,9 +15,9 @@ typedef struct mma_tiles {
 } mma_tiles;
 
 /* 8 warps of 64 x 64, 4 stages of 12 KiB: the 48 KiB of local memory an OpenCL kernel gets.
- * H200, f16 8192^3 (TFLOP/s): this set 289-292; 128x128x32 in 3 stages 283 with warps of 64 x 64,
- * 236-271 with 64 x 32; 256x128x16 277; 128x256x32 in 2 stages 241-257. Blocks walked in bands
- * of 16 rows (mma_block) gain 1 % over 8 and 5 % over none. */
+ * H200, f16 8192^3 (TFLOP/s): this set 306-312; 128x128x32 in 3 stages 276 (warps of 64 x 32:
+ * 236-271); 128x128x16 in 4 stages 274; 256x128x16 262; 128x256x32 in 2 stages 241-257. Blocks
+ * walked in bands of 16 rows (mma_block) gain 1 % over 8 and 5 % over none. */
 static const mma_tiles default_tiles = {128, 256, 16, 64, 64, 4, 16};
 
 static int pow2(unsigned x) {
