@@ -55,7 +55,7 @@ float gelu_backward(float x, float dy) {
 /* y = act(x) over n elements (x may be y). */
 __kernel void act_forward(__global const TYPE(X_DT) *x, const ulong x_off, __global TYPE(Y_DT) *y,
                           const ulong y_off, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+  CLMP_FOR_ITEMS(i, n)
     STORE(Y_DT, y, y_off + i, ACT_FORWARD(LOAD(X_DT, x, x_off + i)));
 }
 #endif
@@ -65,7 +65,7 @@ __kernel void act_forward(__global const TYPE(X_DT) *x, const ulong x_off, __glo
 __kernel void act_backward(__global const TYPE(X_DT) *x, const ulong x_off,
                            __global const TYPE(DY_DT) *dy, const ulong dy_off,
                            __global TYPE(DX_DT) *dx, const ulong dx_off, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+  CLMP_FOR_ITEMS(i, n)
     STORE(DX_DT, dx, dx_off + i,
           ACT_BACKWARD(LOAD(X_DT, x, x_off + i), LOAD(DY_DT, dy, dy_off + i)));
 }

@@ -35,12 +35,12 @@ inline float tree_sum(__local float *v, uint lid) {
 /* Pass 1, stage 1: each group reduces its strided share of g into partials[2 * group] (sum of
  * squares of the unscaled gradients) and partials[2 * group + 1] (1 if any was non-finite). */
 __kernel __attribute__((reqd_work_group_size(AMP_LOCAL, 1, 1))) void
-amp_check_partial(__global const TYPE(G_DT) * g, const ulong g_off, const ulong n,
+amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n,
                   __global const amp_state *st, __global float *partials) {
   __local float sq[AMP_LOCAL], bad[AMP_LOCAL];
   uint lid = get_local_id(0);
   float inv = 1.0f / st->scale, s = 0.0f, b = 0.0f;
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+  CLMP_FOR_ITEMS(i, n) {
     float v = LOAD(G_DT, g, g_off + i);
     b = isfinite(v) ? b : 1.0f;
     v *= inv;
@@ -86,41 +86,120 @@ inline float clip_coef(float clip_norm, float sumsq) {
 }
 
 #if defined(G_DT) && defined(W_DT)
+#ifndef AMP_VEC
+#define AMP_VEC 1 /* elements per load: 4 when the host has checked that every arena is aligned */
+#endif
+
+/* The optimizer's hyper-parameters, as the kernel receives them. */
+typedef struct amp_hyper {
+  int optimizer, nesterov;
+  float lr, wd, momentum, dampening, beta1, beta2, eps;
+  uint done;      /* steps applied before this one */
+  float bc1, bc2; /* Adam's bias corrections of this step */
+} amp_hyper;
+
+/* One element: p the master weight, grad the unscaled gradient, *a and *b the moments. */
+inline float amp_update_one(const amp_hyper *h, float p, float grad, float *a, float *b) {
+  if (h->optimizer == OPT_SGD) {
+    grad = fma(h->wd, p, grad);
+    if (h->momentum != 0.0f) {
+      float buf = h->done == 0 ? grad : fma(h->momentum, *a, (1.0f - h->dampening) * grad);
+      *a = buf;
+      grad = h->nesterov ? fma(h->momentum, buf, grad) : buf;
+    }
+    return p - h->lr * grad;
+  }
+  p *= 1.0f - h->lr * h->wd;
+  *a = fma(h->beta1, *a, (1.0f - h->beta1) * grad);
+  *b = fma(h->beta2, *b, (1.0f - h->beta2) * grad * grad);
+  return p - (h->lr / h->bc1) * *a / (sqrt(*b) / sqrt(h->bc2) + h->eps);
+}
+
+/* Element i of every arena (offsets applied by the caller), k the unscale and clip factor. */
+inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
+                         __global float *master, __global float *m1, __global float *m2,
+                         __global TYPE(W_DT) *w, int has_w, ulong i) {
+  float a = h->optimizer == OPT_SGD && h->momentum == 0.0f ? 0.0f : m1[i];
+  float b = h->optimizer == OPT_SGD ? 0.0f : m2[i];
+  float p = amp_update_one(h, master[i], LOAD(G_DT, g, i) * k, &a, &b);
+  if (h->optimizer != OPT_SGD || h->momentum != 0.0f) m1[i] = a;
+  if (h->optimizer != OPT_SGD) m2[i] = b;
+  master[i] = p;
+  if (has_w) STORE(W_DT, w, i, p);
+}
+
+#if AMP_VEC == 4
+/* Four elements from 16-bit storage already in registers: the bits, then f32 (NaN by the rule of
+ * LOAD_F16), and back. */
+inline float4 amp_f16x4_to_f32(ushort4 u) {
+  return (float4)(clmp_f16_nan_fix(u.x, clmp_f16_bits_to_f32(u.x)),
+                  clmp_f16_nan_fix(u.y, clmp_f16_bits_to_f32(u.y)),
+                  clmp_f16_nan_fix(u.z, clmp_f16_bits_to_f32(u.z)),
+                  clmp_f16_nan_fix(u.w, clmp_f16_bits_to_f32(u.w)));
+}
+
+inline ushort amp_f32_to_f16(float v) {
+  return isnan(v) ? clmp_nan_to_f16(v) : clmp_f32_to_f16_bits(v);
+}
+
+#define LOAD4_F32(p, i) (*(__global const float4 *)((p) + (i)))
+#define LOAD4_F16(p, i) \
+  amp_f16x4_to_f32(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
+#define LOAD4_BF16(p, i)    as_float4(convert_uint4(*(__global const ushort4 *)((p) + (i))) << 16)
+#define STORE4_F32(p, i, v) (*(__global float4 *)((p) + (i)) = (v))
+#define STORE4_F16(p, i, v)                                                           \
+  (*(__global ushort4 *)((__global ushort *)(p) + (i)) =                              \
+       (ushort4)(amp_f32_to_f16((v).x), amp_f32_to_f16((v).y), amp_f32_to_f16((v).z), \
+                 amp_f32_to_f16((v).w)))
+#define STORE4_BF16(p, i, v)                                                                      \
+  (*(__global ushort4 *)((p) + (i)) = (ushort4)(clmp_f32_to_bf16((v).x), clmp_f32_to_bf16((v).y), \
+                                                clmp_f32_to_bf16((v).z), clmp_f32_to_bf16((v).w)))
+#define LOAD4(dt, p, i)     CLMP_CAT(LOAD4_, dt)(p, i)
+#define STORE4(dt, p, i, v) CLMP_CAT(STORE4_, dt)(p, i, v)
+
+/* Elements i .. i + 3 through 16-byte (f32) and 8-byte (16-bit) loads and stores. */
+inline void amp_step_four(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
+                          __global float *master, __global float *m1, __global float *m2,
+                          __global TYPE(W_DT) *w, int has_w, ulong i) {
+  int moment1 = h->optimizer != OPT_SGD || h->momentum != 0.0f, adam = h->optimizer != OPT_SGD;
+  float pv[4], gv[4], av[4] = {0.0f}, bv[4] = {0.0f};
+  vstore4(LOAD4_F32(master, i), 0, pv);
+  vstore4(LOAD4(G_DT, g, i) * k, 0, gv);
+  if (moment1) vstore4(LOAD4_F32(m1, i), 0, av);
+  if (adam) vstore4(LOAD4_F32(m2, i), 0, bv);
+  for (int j = 0; j < 4; j++) pv[j] = amp_update_one(h, pv[j], gv[j], &av[j], &bv[j]);
+  float4 p = vload4(0, pv);
+  if (moment1) STORE4_F32(m1, i, vload4(0, av));
+  if (adam) STORE4_F32(m2, i, vload4(0, bv));
+  STORE4_F32(master, i, p);
+  if (has_w) STORE4(W_DT, w, i, p);
+}
+#endif
+
 /* Pass 2: unscale, clip, decay, update master and moments, write the working copy; nothing at
- * all when the step overflowed. t is the 1-based count of applied steps (bias correction). */
-__kernel void amp_step(__global const amp_state *st, __global const TYPE(G_DT) * g,
+ * all when the step overflowed. With AMP_VEC 4 each item takes four elements at a time and the
+ * first item the last n % 4. */
+__kernel void amp_step(__global const amp_state *st, __global const TYPE(G_DT) *g,
                        const ulong g_off, __global float *master, const ulong p_off,
                        __global float *m1, const ulong m1_off, __global float *m2,
-                       const ulong m2_off, __global TYPE(W_DT) * w, const ulong w_off,
+                       const ulong m2_off, __global TYPE(W_DT) *w, const ulong w_off,
                        const int has_w, const ulong n, const int optimizer, const float lr,
                        const float wd, const float momentum, const float dampening,
                        const int nesterov, const float beta1, const float beta2, const float eps,
                        const float clip_norm) {
   if (st->found_inf) return;
   float k = clip_coef(clip_norm, st->sumsq) / st->scale;
-  uint done = st->steps - st->skipped;
-  float bc1 = 1.0f - pown(beta1, (int)done + 1), bc2 = 1.0f - pown(beta2, (int)done + 1);
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    float p = master[p_off + i], grad = LOAD(G_DT, g, g_off + i) * k;
-    if (optimizer == OPT_SGD) {
-      grad = fma(wd, p, grad);
-      if (momentum != 0.0f) {
-        float buf = done == 0 ? grad : fma(momentum, m1[m1_off + i], (1.0f - dampening) * grad);
-        m1[m1_off + i] = buf;
-        grad = nesterov ? fma(momentum, buf, grad) : buf;
-      }
-      p -= lr * grad;
-    } else {
-      p *= 1.0f - lr * wd;
-      float m = fma(beta1, m1[m1_off + i], (1.0f - beta1) * grad);
-      float v = fma(beta2, m2[m2_off + i], (1.0f - beta2) * grad * grad);
-      m1[m1_off + i] = m;
-      m2[m2_off + i] = v;
-      p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps);
-    }
-    master[p_off + i] = p;
-    if (has_w) STORE(W_DT, w, w_off + i, p);
-  }
+  amp_hyper h = {optimizer, nesterov, lr,    wd,  momentum,
+                 dampening, beta1,    beta2, eps, st->steps - st->skipped};
+  h.bc1 = 1.0f - pown(beta1, (int)h.done + 1), h.bc2 = 1.0f - pown(beta2, (int)h.done + 1);
+  g += g_off, master += p_off, m1 += m1_off, m2 += m2_off, w += w_off;
+#if AMP_VEC == 4
+  CLMP_FOR_ITEMS(j, n / 4) amp_step_four(&h, k, g, master, m1, m2, w, has_w, 4 * j);
+  if (get_global_id(0) == 0)
+    for (ulong i = n / 4 * 4; i < n; i++) amp_step_one(&h, k, g, master, m1, m2, w, has_w, i);
+#else
+  CLMP_FOR_ITEMS(i, n) amp_step_one(&h, k, g, master, m1, m2, w, has_w, i);
+#endif
 }
 #endif
 

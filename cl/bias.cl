@@ -8,7 +8,7 @@
 /* y[r, c] += bias[c] for the n = rows * cols elements of y. */
 __kernel void bias_add(__global TYPE(Y_DT) *y, const ulong y_off, __global const TYPE(B_DT) *bias,
                        const ulong b_off, const ulong cols, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+  CLMP_FOR_ITEMS(i, n)
     STORE(Y_DT, y, y_off + i, LOAD(Y_DT, y, y_off + i) + LOAD(B_DT, bias, b_off + i % cols));
 }
 #endif

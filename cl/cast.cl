@@ -4,6 +4,6 @@
 /* n elements from src[src_off..] to dst[dst_off..]; offsets in elements. */
 __kernel void cast(__global const IN_T *src, const ulong src_off, __global OUT_T *dst,
                    const ulong dst_off, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+  CLMP_FOR_ITEMS(i, n)
     STORE_OUT(dst, dst_off + i, LOAD_IN(src, src_off + i));
 }

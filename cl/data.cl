@@ -6,7 +6,7 @@ __kernel void gather_rows(__global const TYPE(SRC_DT) * src, const ulong src_off
                           const ulong cols, __global const int *idx, const ulong idx_off,
                           const float scale, const float shift, __global TYPE(DST_DT) * dst,
                           const ulong dst_off, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+  CLMP_FOR_ITEMS(i, n) {
     ulong b = i / cols, c = i - b * cols;
     int r = idx[idx_off + b];
     float v = (r >= 0 && (ulong)r < rows)

@@ -9,7 +9,7 @@
 /* t[off + i] = value for i < n, rounded to T_DT (integer dtypes: truncated toward zero; the host
  * has checked that the value fits). */
 __kernel void fill(__global TYPE(T_DT) *t, const ulong off, const float value, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) STORE(T_DT, t, off + i, value);
+  CLMP_FOR_ITEMS(i, n) STORE(T_DT, t, off + i, value);
 }
 #endif
 
@@ -17,7 +17,7 @@ __kernel void fill(__global TYPE(T_DT) *t, const ulong off, const float value, c
 /* y = a * x + b * y over n elements; with b == 0, y is not read (x may be y). */
 __kernel void axpby(const float a, __global const TYPE(X_DT) *x, const ulong x_off, const float b,
                     __global TYPE(Y_DT) *y, const ulong y_off, const ulong n) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+  CLMP_FOR_ITEMS(i, n) {
     float r = a * LOAD(X_DT, x, x_off + i);
     if (b != 0.0f) r = r + b * LOAD(Y_DT, y, y_off + i);
     STORE(Y_DT, y, y_off + i, r);

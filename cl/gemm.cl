@@ -20,6 +20,17 @@
 #endif
 
 #define GEMM_PAD     1 /* one extra float per local row against bank conflicts */
+
+/* Operand loads without LOAD_F16's NaN rule: a NaN input makes NaN outputs whatever its payload,
+ * and the rule costs a second load of every f16 element. */
+#define GEMM_LOAD_F32(p, i)  ((p)[i])
+#if CLMP_CPU
+#define GEMM_LOAD_F16(p, i) clmp_f16_bits_to_f32(((__global const ushort *)(p))[i])
+#else
+#define GEMM_LOAD_F16(p, i) vload_half((i), (p))
+#endif
+#define GEMM_LOAD_BF16(p, i) clmp_bf16_to_f32((p)[i])
+#define GEMM_LOAD(dt, p, i)  CLMP_CAT(GEMM_LOAD_, dt)(p, i)
 #define GEMM_ITEMS_M (GEMM_TILE_M / GEMM_WPT_M) /* work-items along M: local id 1 */
 #define GEMM_ITEMS_N (GEMM_TILE_N / GEMM_WPT_N) /* work-items along N: local id 0 */
 #define GEMM_ITEMS   (GEMM_ITEMS_M * GEMM_ITEMS_N)
@@ -40,7 +51,7 @@ inline void gemm_load_a(__local float *t, __global const TYPE(A_DT) *a, ulong of
     uint2 p = gemm_tile_pos(i, GEMM_TILE_M, sk);
     uint m = m0 + p.x, k = k0 + p.y;
     t[p.y * GEMM_LDS_A + p.x] =
-        m < m_end && k < k_end ? LOAD(A_DT, a, off + m * sm + k * sk) : 0.0f;
+        m < m_end && k < k_end ? GEMM_LOAD(A_DT, a, off + m * sm + k * sk) : 0.0f;
   }
 }
 
@@ -52,7 +63,7 @@ inline void gemm_load_b(__local float *t, __global const TYPE(B_DT) *b, ulong of
     uint2 p = gemm_tile_pos(i, GEMM_TILE_N, sk);
     uint n = n0 + p.x, k = k0 + p.y;
     t[p.y * GEMM_LDS_B + p.x] =
-        n < n_end && k < k_end ? LOAD(B_DT, b, off + k * sk + n * sn) : 0.0f;
+        n < n_end && k < k_end ? GEMM_LOAD(B_DT, b, off + k * sk + n * sn) : 0.0f;
   }
 }
 

@@ -10,8 +10,8 @@
 /* Work-items per check group (cl/amp.cl's AMP_LOCAL) and groups per compute unit: fixed for a
  * device, so the reduction order, hence the result, is the same every run. */
 #define AMP_LOCAL         64
-#define GROUPS_PER_CU     4
-#define MAX_GROUPS        1024
+#define GROUPS_PER_CU     64 /* H200: 4 left the check at about 70 GB/s, too few loads in flight */
+#define MAX_GROUPS        16384
 #define STEP_OPTIONS_SIZE 96
 
 static size_t check_groups(const clmp_ctx *ctx) {
@@ -65,12 +65,24 @@ static cl_ulong off_or_zero(const clmp_tensor *t) {
   return t ? clmp__elem_offset(t) : 0;
 }
 
+/* 4 when every arena starts at a multiple of 4 elements, so that cl/amp.cl may load and store
+ * four elements at a time (16 bytes of f32, 8 of 16-bit; buffers themselves are aligned more
+ * than that), else 1. */
+static int step_vec(const clmp_tensor *g, const clmp_tensor *master, const clmp_tensor *m1,
+                    const clmp_tensor *m2, const clmp_tensor *w) {
+  const clmp_tensor *all[] = {g, master, m1, m2, w};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    if (all[i] && clmp__elem_offset(all[i]) % 4) return 1;
+  return 4;
+}
+
 clmp_status clmp__cl_amp_step(const clmp__step_params *p, const clmp_tensor *state,
                               const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,
                               clmp_tensor *m2, clmp_tensor *working) {
   char opts[STEP_OPTIONS_SIZE];
-  snprintf(opts, sizeof opts, "-DG_DT=%s -DW_DT=%s", clmp__dtype_define(grads->dtype),
-           clmp__dtype_define(working ? working->dtype : CLMP_F32));
+  snprintf(opts, sizeof opts, "-DG_DT=%s -DW_DT=%s -DAMP_VEC=%d", clmp__dtype_define(grads->dtype),
+           clmp__dtype_define(working ? working->dtype : CLMP_F32),
+           step_vec(grads, master, m1, m2, working));
   cl_kernel k = NULL;
   clmp_status st = clmp__kernel_get(master->ctx, "amp", opts, "amp_step", &k);
   if (st != CLMP_SUCCESS) return st;

@@ -186,6 +186,12 @@ static const gemm_tiles tile_sets[] = {
     {8, 8, 8, 2, 2},      /* 16 items, 0.6 KiB */
     {1, 1, 1, 1, 1},      /* one item, 8 bytes: any device at all */
 };
+
+/* CPUs first try a block of 16 x 16 per item: the compiler vectorises across the work-group's
+ * items, so a larger block per item is more reuse, not more registers per thread. PoCL, 2 cores,
+ * bf16 512^3, the same run each: 1.5 to 1.6 times CLBlast's Sgemm, against 0.8 to 1.1 with
+ * 8 x 8 (and 0.9 to 1.0 with 8 x 16). */
+static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16}; /* 64 items, 16.1 KiB */
 #define N_TILE_SETS  (sizeof tile_sets / sizeof *tile_sets)
 #define GEMM_MAX_DIM 0x7fffffffu /* the kernel indexes rows and columns in 32 bits */
 #define GEMM_PAD     1           /* cl/gemm.cl's extra float per local tile row */
@@ -259,6 +265,11 @@ static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_m
     if (st == CLMP_SUCCESS && tile_items(tiles) > wg)
       st = CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "CLMP_GEMM_TILES: too large for \"%s\"", ctx->info.name);
     return st;
+  }
+  if (ctx->info.kind == CLMP_DEVICE_CPU) {
+    st = try_tiles(ctx, &cpu_tile_set, limit, a, b, c, out, &wg);
+    if (st != CLMP_SUCCESS) return st;
+    if (wg && tile_items(&cpu_tile_set) <= wg) return *tiles = cpu_tile_set, CLMP_SUCCESS;
   }
   for (size_t i = 0; i < N_TILE_SETS; i++) {
     st = try_tiles(ctx, &tile_sets[i], limit, a, b, c, out, &wg);

@@ -30,8 +30,8 @@ struct clmp__program {
 /* "-cl-std=CL1.2" plus the device's capability defines plus the caller's options. */
 static char *build_options(const clmp_ctx *ctx, const char *options) {
   int cc = ctx->info.nv_cc_major * 10 + ctx->info.nv_cc_minor;
-  return clmp__aprintf("-cl-std=CL1.2 -DCLMP_FP16=%d -DCLMP_NV_CC=%d %s", ctx->info.fp16, cc,
-                       options);
+  return clmp__aprintf("-cl-std=CL1.2 -DCLMP_FP16=%d -DCLMP_NV_CC=%d -DCLMP_CPU=%d %s",
+                       ctx->info.fp16, cc, ctx->info.kind == CLMP_DEVICE_CPU, options);
 }
 
 /* The prelude, a #line reset and the program's own file, as one string. */
@@ -55,10 +55,10 @@ cleanup:
 /* Everything a cached binary depends on, the source included. */
 static char *cache_key(const clmp_ctx *ctx, const char *opts, const char *src, size_t *len) {
   const clmp_device_info *d = &ctx->info;
-  char *key = clmp__aprintf(CACHE_KEY_VERSION "\nplatform: %s\ndevice: %s\ndevice version: %s\n"
-                                              "driver: %s\nclmp: %s\noptions: %s\nsource:\n%s",
-                            d->platform, d->name, d->version, d->driver, CLMP_VERSION_STRING,
-                            opts, src);
+  char *key =
+      clmp__aprintf(CACHE_KEY_VERSION "\nplatform: %s\ndevice: %s\ndevice version: %s\n"
+                                      "driver: %s\nclmp: %s\noptions: %s\nsource:\n%s",
+                    d->platform, d->name, d->version, d->driver, CLMP_VERSION_STRING, opts, src);
   *len = key ? strlen(key) : 0;
   return key;
 }
@@ -94,8 +94,8 @@ static int build_from_cache(clmp_ctx *ctx, const char *dir, const char *key, siz
   }
   cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
   const unsigned char *bins[1] = {bin};
-  cl_program p = clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &bin_len, bins,
-                                           &bin_status, &err);
+  cl_program p =
+      clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &bin_len, bins, &bin_status, &err);
   free(bin);
   if (err == CL_SUCCESS && bin_status == CL_SUCCESS)
     err = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
@@ -119,8 +119,10 @@ static void store_binary(clmp_ctx *ctx, const char *dir, const char *key, size_t
            clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS &&
            clmp__cache_store(dir, key, key_len, bin, size) == 0;
   free(bin);
-  if (ok) ctx->cache.disk_writes++;
-  else ctx->cache.write_failures++;
+  if (ok)
+    ctx->cache.disk_writes++;
+  else
+    ctx->cache.write_failures++;
 }
 
 static clmp_status build_from_source(clmp_ctx *ctx, const char *name, const char *src,
