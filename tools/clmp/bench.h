@@ -88,7 +88,7 @@ int bench_spawn(char *const argv[], const char *const *env, const char *input, c
                 int *status);
 
 /* A new empty folder under $TMPDIR (or /tmp) named clmp-bench-<what>-XXXXXX into buf; -1 on
- * failure. bench_remove_dir deletes it with the plain files in it. */
+ * failure. bench_remove_dir deletes it and everything in it (links are removed, not followed). */
 int bench_temp_dir(const char *what, char *buf, size_t size);
 void bench_remove_dir(const char *dir);
 

@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 extern char **environ;
 
 #define READ_CHUNK 4096
+#define PATH_LEN   4096
 
 /* Whether environ's entry "NAME=value" names a variable that changes sets or removes. */
 static int changed(const char *entry, const char *const *changes) {
@@ -125,10 +127,15 @@ int bench_temp_dir(const char *what, char *buf, size_t size) {
 void bench_remove_dir(const char *dir) {
   DIR *d = opendir(dir);
   struct dirent *e;
-  char path[4096];
+  struct stat sb;
+  char path[PATH_LEN];
   while (d && (e = readdir(d)) != NULL) {
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path) unlink(path);
+    if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+    if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+      bench_remove_dir(path);
+    else
+      unlink(path);
   }
   if (d) closedir(d);
   rmdir(dir);
