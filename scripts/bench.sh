@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh: sets everything up and benchmarks: installs what is missing (python3-torch
 # too, for the PyTorch references), builds Release, and runs `clmp bench --torch` on the default
-# device. Arguments go to clmp bench (`bash scripts/bench.sh --json > bench.json`, `--quick`,
+# device. Arguments go to clmp bench (`bash scripts/bench.sh --json-out bench.json`, `--quick`,
 # `--only gemm,optim`, `--device cl:1`). On a machine without a package registry (the lent GPU),
 # run the built program directly instead: `. scripts/gpu-env.sh; build/tools/clmp bench --torch`.
 set -euo pipefail

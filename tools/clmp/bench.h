@@ -11,8 +11,9 @@
 enum { BENCH_COPY, BENCH_GEMM, BENCH_OPTIM, BENCH_START, BENCH_TRAIN, BENCH_SECTIONS };
 
 typedef struct bench_opts {
-  const char *device; /* NULL: auto */
-  const char *data;   /* the train section's dataset folder; NULL: synthetic images */
+  const char *device;   /* NULL: auto */
+  const char *data;     /* the train section's dataset folder; NULL: synthetic images */
+  const char *json_out; /* also write the JSON document to this file; NULL: no */
   int json, quick, torch;
   unsigned sections; /* bit s: section s runs */
 } bench_opts;

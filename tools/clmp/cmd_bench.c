@@ -1,5 +1,6 @@
 /* tools/clmp/cmd_bench.c: `clmp bench`: the options, the table of sections, and the document
  * that holds every figure with its reference and ratio. The sections are in bench_<name>.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ static const bench_section sections[BENCH_SECTIONS] = {
 
 static void print_help(void) {
   printf("usage: clmp bench [--device D] [--json] [--quick] [--only SECTIONS] [--torch]\n"
-         "                  [--data DIR]\n\n"
+         "                  [--data DIR] [--json-out FILE]\n\n"
          "Measures clmp on a device, each figure next to a reference measured in the same run,\n"
          "and their ratio (> 1: clmp is ahead). Times are wall-clock medians after a warm-up,\n"
          "up to clmp_ctx_finish. Sections:\n\n");
@@ -37,6 +38,7 @@ static void print_help(void) {
          "                   and the exit status is 1\n"
          "  --data DIR       train on this Fashion-MNIST folder (default: synthetic images)\n"
          "  --json           one JSON document instead of the tables\n"
+         "  --json-out FILE  the tables, and the JSON document written to FILE\n"
          "  --help           this text\n\n"
          "Units: GB/s and TFLOP/s are 1e9 bytes and 1e12 flops per second; a GEMM is 2*M*N*K\n"
          "flops; copy bandwidth counts bytes read plus bytes written.\n");
@@ -57,15 +59,12 @@ static int parse_sections(const char *list, unsigned *out, char *bad, size_t bad
   return *out ? 0 : (snprintf(bad, bad_size, "%s", list), -1);
 }
 
-static const struct option OPTIONS[] = {{"device", required_argument, NULL, 'd'},
-                                        {"only", required_argument, NULL, 'o'},
-                                        {"data", required_argument, NULL, 'D'},
-                                        {"quick", no_argument, NULL, 'q'},
-                                        {"torch", no_argument, NULL, 't'},
-                                        {"json", no_argument, NULL, 'j'},
-                                        {"start-child", no_argument, NULL, 'C'},
-                                        {"help", no_argument, NULL, 'h'},
-                                        {NULL, 0, NULL, 0}};
+static const struct option OPTIONS[] = {
+    {"device", required_argument, NULL, 'd'},   {"only", required_argument, NULL, 'o'},
+    {"data", required_argument, NULL, 'D'},     {"quick", no_argument, NULL, 'q'},
+    {"torch", no_argument, NULL, 't'},          {"json", no_argument, NULL, 'j'},
+    {"json-out", required_argument, NULL, 'J'}, {"start-child", no_argument, NULL, 'C'},
+    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
 
 /* 0 to run, 1 after --help, else a usage error's status; *child for the hidden subcommand. */
 static int parse(int argc, char **argv, bench_opts *o, int *child) {
@@ -80,6 +79,7 @@ static int parse(int argc, char **argv, bench_opts *o, int *child) {
     case 'q': o->quick = 1; break;
     case 't': o->torch = 1; break;
     case 'j': o->json = 1; break;
+    case 'J': o->json_out = optarg; break;
     case 'C': *child = 1; break;
     case 'h': return print_help(), 1;
     case 'o':
@@ -166,11 +166,17 @@ static int run_sections(bench_run *r, cJSON *doc) {
   return failed;
 }
 
-static int print_document(cJSON *doc) {
+/* The document on stdout (path NULL) or into the file path. */
+static int write_document(cJSON *doc, const char *path) {
   char *text = cJSON_Print(doc);
-  if (text) printf("%s\n", text);
+  FILE *f = path ? fopen(path, "w") : stdout;
+  int ok = text && f && fprintf(f, "%s\n", text) >= 0;
+  if (path && f && fclose(f) != 0) ok = 0;
   free(text);
-  return text ? CLI_OK : cli_fail("bench", CLMP_ERR_OUT_OF_HOST_MEMORY, "writing JSON");
+  if (ok) return CLI_OK;
+  fprintf(stderr, "clmp bench: cannot write the JSON document to %s: %s\n", path ? path : "stdout",
+          text ? strerror(errno) : "out of memory");
+  return CLI_FAILED;
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -187,7 +193,8 @@ int cmd_bench(int argc, char **argv) {
     snprintf(r.device_id, sizeof r.device_id, "cl:%d", r.dev->index);
   cJSON *doc = document(&r, argc, argv);
   int failed = run_sections(&r, doc);
-  rc = r.opts.json ? print_document(doc) : CLI_OK;
+  rc = r.opts.json ? write_document(doc, NULL) : CLI_OK;
+  if (r.opts.json_out && write_document(doc, r.opts.json_out) != CLI_OK) rc = CLI_FAILED;
   cJSON_Delete(doc);
   cJSON_Delete(r.torch);
   clmp_ctx_free(r.ctx);
