@@ -11,6 +11,7 @@
 #define OPTIM_MAX_PARAMS 100000000
 #define OPTIM_GROWTH     10
 #define OPTIM_MEM_SHARE  2    /* the arenas take at most half the device's memory */
+#define OPTIM_BUDGET_S   2.0  /* the next size runs while OPTIM_GROWTH x the slowest step fits */
 #define MASTER_VALUE     0.5f /* finite values everywhere, so that no step is skipped */
 #define GRAD_VALUE       1.0f
 #define SGD_MOMENTUM     0.9f
@@ -105,13 +106,14 @@ static void add_row(bench_run *r, cJSON *rows, const optim_kind *k, size_t n, do
   cJSON_AddItemToArray(rows, o);
 }
 
-/* Times one kind at n parameters; a step skipped for non-finite gradients would void it. */
-static clmp_status kind_row(bench_run *r, cJSON *rows, const optim_kind *k, size_t n) {
+/* Times one kind at n parameters (*secs: seconds a step); a step skipped for non-finite gradients
+ * would void it. */
+static clmp_status kind_row(bench_run *r, cJSON *rows, const optim_kind *k, size_t n,
+                            double *secs) {
   optim_job j;
-  double secs = 0;
   clmp_scaler_state state = {0};
   clmp_status st = make_job(r->ctx, k, n, &j);
-  if (st == CLMP_SUCCESS) st = bench_time(r, step_call, &j, &secs);
+  if (st == CLMP_SUCCESS) st = bench_time(r, step_call, &j, secs);
   if (st == CLMP_SUCCESS) st = clmp_scaler_read(j.scaler, &state);
   free_job(&j);
   if (st == CLMP_SUCCESS && state.skipped) {
@@ -119,7 +121,7 @@ static clmp_status kind_row(bench_run *r, cJSON *rows, const optim_kind *k, size
             state.steps);
     return CLMP_ERR_NON_FINITE;
   }
-  if (st == CLMP_SUCCESS) add_row(r, rows, k, n, secs);
+  if (st == CLMP_SUCCESS) add_row(r, rows, k, n, *secs);
   return st;
 }
 
@@ -127,6 +129,34 @@ static clmp_status kind_row(bench_run *r, cJSON *rows, const optim_kind *k, size
 static int fits(const clmp_device_info *d, const optim_kind *k, size_t n) {
   return (double)n * F32_BYTES <= (double)d->max_alloc &&
          arena_bytes(k, n) <= (double)d->global_mem / OPTIM_MEM_SHARE;
+}
+
+/* A size or kind left out, and why. */
+static void skip(bench_run *r, cJSON *skipped, const optim_kind *k, size_t n, const char *why) {
+  const char *name = k ? k->opt == CLMP_ADAMW ? "adamw" : "sgd" : "all";
+  bench_print(r, "%-6s %-5s %9.0e: skipped (%s)\n", name, k ? clmp_dtype_name(k->grad) : "-",
+              (double)n, why);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "optimizer", name);
+  cJSON_AddNumberToObject(o, "params", (double)n);
+  cJSON_AddStringToObject(o, "reason", why);
+  cJSON_AddItemToArray(skipped, o);
+}
+
+/* Every kind at n parameters; *slowest receives the longest step's seconds. */
+static clmp_status size_rows(bench_run *r, cJSON *rows, cJSON *skipped, size_t n, double *slowest) {
+  clmp_status st = CLMP_SUCCESS;
+  *slowest = 0;
+  for (size_t i = 0; st == CLMP_SUCCESS && i < N_KINDS; i++) {
+    double secs = 0;
+    if (!fits(r->dev, &kinds[i], n)) {
+      skip(r, skipped, &kinds[i], n, "device memory");
+      continue;
+    }
+    st = kind_row(r, rows, &kinds[i], n, &secs);
+    *slowest = fmax(*slowest, secs);
+  }
+  return st;
 }
 
 clmp_status bench_optim(bench_run *r, cJSON *out) {
@@ -137,16 +167,16 @@ clmp_status bench_optim(bench_run *r, cJSON *out) {
                           "GradScaler.unscale_ + Adam(fused=True).step + GradScaler.update, fp32 "
                           "params (CUDA only); speedup = torch ms / clmp ms");
   cJSON *rows = cJSON_AddArrayToObject(out, "rows");
+  cJSON *skipped = cJSON_AddArrayToObject(out, "skipped");
   size_t max = r->opts.quick ? OPTIM_MIN_PARAMS : OPTIM_MAX_PARAMS;
+  double slowest = 0;
   clmp_status st = CLMP_SUCCESS;
-  for (size_t n = OPTIM_MIN_PARAMS; st == CLMP_SUCCESS && n <= max; n *= OPTIM_GROWTH)
-    for (size_t i = 0; st == CLMP_SUCCESS && i < N_KINDS; i++) {
-      if (fits(r->dev, &kinds[i], n))
-        st = kind_row(r, rows, &kinds[i], n);
-      else
-        bench_print(r, "%-6s %-5s %9.0e: skipped (device memory)\n",
-                    kinds[i].opt == CLMP_ADAMW ? "adamw" : "sgd", clmp_dtype_name(kinds[i].grad),
-                    (double)n);
+  for (size_t n = OPTIM_MIN_PARAMS; st == CLMP_SUCCESS && n <= max; n *= OPTIM_GROWTH) {
+    if (slowest * OPTIM_GROWTH > OPTIM_BUDGET_S) {
+      skip(r, skipped, NULL, n, "time budget");
+      break;
     }
+    st = size_rows(r, rows, skipped, n, &slowest);
+  }
   return st;
 }
