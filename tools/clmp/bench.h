@@ -4,6 +4,7 @@
 #define CLMP_TOOLS_BENCH_H
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 
 #include "cli.h"
 
@@ -44,6 +45,9 @@ clmp_status bench_train(bench_run *r, cJSON *out);
 
 /* One call of the operation being timed; queued work, no wait. */
 typedef clmp_status (*bench_fn)(void *user);
+
+/* The next number of a seeded sequence (Knuth's MMIX LCG: use the high bits), for test data. */
+uint64_t bench_random(uint64_t *state);
 
 /* Monotonic clock, seconds. */
 double bench_now(void);

@@ -75,10 +75,7 @@ static clmp_status random_matrix(clmp_ctx *ctx, clmp_dtype d, size_t rows, size_
   uint64_t s = GEMM_SEED ^ n;
   float *v = malloc(n * sizeof *v);
   if (!v) return CLMP_ERR_OUT_OF_HOST_MEMORY;
-  for (size_t i = 0; i < n; i++) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    v[i] = (float)(s >> 40) * 0x1p-23f - 1.0f;
-  }
+  for (size_t i = 0; i < n; i++) v[i] = (float)(bench_random(&s) >> 40) * 0x1p-23f - 1.0f;
   clmp_status st = clmp_tensor_create(ctx, d, 2, shape, out);
   if (st == CLMP_SUCCESS) st = clmp_tensor_write(*out, CLMP_F32, v, n);
   free(v);

@@ -49,8 +49,7 @@ static int write_split(const char *dir, const char *prefix, uint32_t n) {
   uint8_t *img = malloc((size_t)n * SIDE * SIDE), *lab = malloc(n);
   uint64_t s = TRAIN_SEED ^ n;
   for (size_t i = 0; img && lab && i < (size_t)n * SIDE * SIDE; i++) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    img[i] = (uint8_t)(s >> 56);
+    img[i] = (uint8_t)(bench_random(&s) >> 56);
     if (i % (SIDE * SIDE) == 0) lab[i / (SIDE * SIDE)] = (uint8_t)((s >> 33) % CLASSES);
   }
   char path[PATH_MAX_LEN];

@@ -14,6 +14,13 @@
 #define SLOW_CALL_S    0.5
 #define MAX_CALLS      10000 /* calls per sample, at most */
 #define MIN_CALL_S     1e-7  /* a calibration call faster than this is taken as this */
+#define LCG_MULTIPLIER 6364136223846793005ull
+#define LCG_INCREMENT  1442695040888963407ull
+
+uint64_t bench_random(uint64_t *state) {
+  *state = *state * LCG_MULTIPLIER + LCG_INCREMENT;
+  return *state;
+}
 
 double bench_now(void) {
   struct timespec ts;
