@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # scripts/deps.sh: installs the Debian 12 packages clmp needs, only those that are missing.
+# Extra package names may be given as arguments (scripts/bench.sh adds python3-torch).
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +14,7 @@ PACKAGES=(
   valgrind                                     # memory checking of the host-side tests
   clang libclang-rt-14-dev                     # libFuzzer harnesses of the file parsers
   dataset-fashion-mnist                        # the training data (/usr/share/datasets)
+  "$@"
 )
 
 missing=()

@@ -1,5 +1,6 @@
 /* tests/test_cli.c: the clmp command run the way a user runs it, as a child process: exit
- * statuses, help texts, and `clmp devices` as a table and as JSON, with and without OpenCL. */
+ * statuses, help texts, `clmp devices` as a table and as JSON, with and without OpenCL, and a
+ * smoke run of `clmp bench --quick --json`. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "clmp/version.h"
@@ -77,6 +78,15 @@ static const struct {
     {"auto", cJSON_IsBool},
 };
 #define N_DEVICE_FIELDS (sizeof device_fields / sizeof *device_fields)
+
+/* Each section of `clmp bench --json` and the figure that every one of its rows carries. */
+static const struct {
+  const char *section, *figure;
+} bench_figures[] = {
+    {"copy", "gb_per_s"},  {"gemm", "tflops"},        {"optim", "gb_per_s"},
+    {"start", "total_ms"}, {"train", "images_per_s"},
+};
+#define N_BENCH_SECTIONS (sizeof bench_figures / sizeof *bench_figures)
 
 /* --- running the program ---------------------------------------------------------------------- */
 
@@ -507,6 +517,69 @@ static void test_devices_without_opencl(void) {
   run_free(&r);
 }
 
+/* --- clmp bench ------------------------------------------------------------------------------- */
+
+static double number_of(const cJSON *obj, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* Every section has rows, each with a positive figure; the references are there too. */
+static void check_bench_sections(const struct run *r, const cJSON *root) {
+  for (size_t i = 0; i < N_BENCH_SECTIONS; i++) {
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(root, bench_figures[i].section), "rows");
+    char what[160];
+    snprintf(what, sizeof what, "section \"%s\" has rows", bench_figures[i].section);
+    EXPECT(r, cJSON_GetArraySize(rows) > 0, what);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+      snprintf(what, sizeof what, "every row of \"%s\" has \"%s\" > 0", bench_figures[i].section,
+               bench_figures[i].figure);
+      EXPECT(r, number_of(row, bench_figures[i].figure) > 0, what);
+    }
+  }
+  const cJSON *optim = cJSON_GetObjectItemCaseSensitive(root, "optim");
+  EXPECT(r,
+         number_of(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(optim, "rows"), 0),
+                   "ratio_to_copy") > 0,
+         "optim rows carry their ratio to the copy bandwidth");
+  EXPECT(r, number_of(cJSON_GetObjectItemCaseSensitive(root, "start"), "ratio_cold_to_warm") > 0,
+         "start has the ratio cold / warm");
+}
+
+/* The whole bench in its smoke form on the reference device, as JSON (a few seconds). */
+static void test_bench_quick_json(void) {
+  struct run r;
+  RUN(&r, default_env, "bench", "--quick", "--json", "--device", "ref");
+  EXPECT_EXIT(&r, EXIT_OK);
+  cJSON *root = r.out ? cJSON_Parse(r.out) : NULL;
+  EXPECT(&r, root != NULL, "stdout parses as JSON");
+  EXPECT(&r, !strcmp(string_of(root, "clmp_version"), CLMP_VERSION_STRING), "the clmp version");
+  EXPECT(&r, !strcmp(string_of(cJSON_GetObjectItemCaseSensitive(root, "device"), "id"), "ref"),
+         "the device is ref");
+  if (root) check_bench_sections(&r, root);
+  cJSON_Delete(root);
+  run_free(&r);
+}
+
+/* Usage errors name what is wrong; a device that does not exist fails with status 1. */
+static void test_bench_errors(void) {
+  struct run r;
+  RUN(&r, default_env, "bench", "--help");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, "--only");
+  run_free(&r);
+  RUN(&r, default_env, "bench", "--only", "copy,nosuch");
+  EXPECT_EXIT(&r, EXIT_USAGE);
+  EXPECT_IN(&r, r.err, "'nosuch'");
+  run_free(&r);
+  RUN(&r, default_env, "bench", "--quick", "--device", NO_DEVICE_NAME);
+  EXPECT_EXIT(&r, EXIT_FAILED);
+  EXPECT_IN(&r, r.err, NO_DEVICE_NAME);
+  run_free(&r);
+}
+
 int main(void) {
   static CU_TestInfo command_tests[] = {
       {"--help lists the commands", test_help},
@@ -526,9 +599,15 @@ int main(void) {
       {"no OpenCL driver: only ref", test_devices_without_opencl},
       CU_TEST_INFO_NULL,
   };
+  static CU_TestInfo bench_tests[] = {
+      {"bench --quick --json on ref: every section, positive figures", test_bench_quick_json},
+      {"bench: help, bad --only, unknown device", test_bench_errors},
+      CU_TEST_INFO_NULL,
+  };
   CU_SuiteInfo suites[] = {
       {"clmp", suite_init, suite_cleanup, NULL, NULL, command_tests},
       {"clmp devices", suite_init, suite_cleanup, NULL, NULL, devices_tests},
+      {"clmp bench", suite_init, suite_cleanup, NULL, NULL, bench_tests},
       CU_SUITE_INFO_NULL,
   };
   return clmp_test_main(suites);

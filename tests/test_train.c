@@ -1,7 +1,8 @@
 /* tests/test_train.c: training on a small synthetic dataset written as IDX files (gzip and
  * plain): the loss falls and accuracy rises far above chance on every device; a resumed run ends
  * bit-identical to an uninterrupted one; the device agrees with the reference step by step;
- * damaged or foreign datasets and checkpoints fail clearly and change nothing. */
+ * damaged or foreign datasets and checkpoints fail clearly and change nothing; after
+ * clmp_train_prepare a training run builds no kernel program. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "../host/runtime/runtime.h"
 #include "clmp/clmp.h"
 #include "devices.h"
 #include "harness.h"
@@ -314,6 +316,36 @@ static void test_stops_after_consecutive_skips(void) {
   }
 }
 
+/* Kernel programs a context has built or loaded (each build is one of these three). */
+static unsigned long programs_built(const clmp_ctx *ctx) {
+  return ctx->cache.disk_hits + ctx->cache.disk_misses + ctx->cache.disk_rejects;
+}
+
+/* On a fresh context per device and precision: clmp_train_prepare builds programs, and a trainer
+ * of the same configuration then trains and evaluates an epoch without building any more. */
+static void test_prepare_builds_everything(void) {
+  const clmp_precision ps[3] = {CLMP_PRECISION_FP16, CLMP_PRECISION_BF16, CLMP_PRECISION_FP32};
+  for (int d = 0; d < clmp_test_ndevs; d++)
+    for (int k = 0; k < 3; k++) {
+      clmp_train_config c = small_config(ps[k]);
+      clmp_ctx *ctx = NULL;
+      clmp_trainer *t = NULL;
+      clmp_epoch_stats e;
+      CU_ASSERT_EQUAL_FATAL(clmp_ctx_create(clmp_test_devs[d].id, &ctx), CLMP_SUCCESS);
+      CU_ASSERT_EQUAL(clmp_train_prepare(ctx, &c), CLMP_SUCCESS);
+      unsigned long prepared = programs_built(ctx);
+      CU_ASSERT_EQUAL(clmp_trainer_create(ctx, &c, &t), CLMP_SUCCESS);
+      CU_ASSERT_EQUAL(clmp_trainer_epoch(t, NULL, NULL, NULL, &e), CLMP_SUCCESS);
+      printf("\n    %s precision %d: %lu programs prepared, %lu after an epoch",
+             clmp_test_devs[d].id, k, prepared, programs_built(ctx));
+      CU_ASSERT(clmp_test_is_ref(&clmp_test_devs[d]) || prepared > 0);
+      CU_ASSERT_EQUAL(programs_built(ctx), prepared);
+      clmp_trainer_free(t);
+      clmp_ctx_free(ctx);
+    }
+  CU_ASSERT_EQUAL(clmp_train_prepare(NULL, NULL), CLMP_ERR_INVALID_ARGUMENT);
+}
+
 int main(void) {
   CU_TestInfo tests[] = {
       {"training learns on every device and precision", test_training_learns},
@@ -322,6 +354,7 @@ int main(void) {
       {"damaged and foreign datasets", test_damaged_datasets},
       {"damaged, foreign and mismatched checkpoints", test_damaged_checkpoints},
       {"stops after consecutive skipped steps", test_stops_after_consecutive_skips},
+      {"clmp_train_prepare builds every program an epoch uses", test_prepare_builds_everything},
       CU_TEST_INFO_NULL};
   CU_SuiteInfo suites[] = {{"train", suite_init, clmp_test_devices_close, NULL, NULL, tests},
                            CU_SUITE_INFO_NULL};

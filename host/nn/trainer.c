@@ -112,21 +112,29 @@ static clmp_status load_data(clmp_trainer *t) {
       clmp__dataset_load(t->ctx, c->data_dir, "train", c->train_limit, CLMP__CLASSES, &t->train);
   if (st == CLMP_SUCCESS)
     st = clmp__dataset_load(t->ctx, c->data_dir, "t10k", c->test_limit, CLMP__CLASSES, &t->test);
-  if (st == CLMP_SUCCESS && t->test.d != t->train.d)
-    st = CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu pixels, training %zu",
-                   c->data_dir, t->test.d, t->train.d);
-  t->micro = c->batch / (size_t)c->accum;
-  t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
-  if (st == CLMP_SUCCESS && t->steps_per_epoch == 0)
-    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "batch %zu is larger than the %zu examples", c->batch,
-                   t->train.n);
-  /* x = (pixel / 255 - mean) / std, as one multiply-add on the raw pixel. */
-  t->in_scale = (float)(1.0 / (255.0 * t->train.std));
-  t->in_shift = (float)(-t->train.mean / t->train.std);
   return st;
 }
 
-clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg, clmp_trainer **out) {
+/* The batch sizes, steps and input transform of the loaded datasets. */
+static clmp_status size_run(clmp_trainer *t) {
+  const clmp_train_config *c = &t->cfg;
+  if (t->test.d != t->train.d)
+    return CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu pixels, training %zu",
+                     c->data_dir, t->test.d, t->train.d);
+  t->micro = c->batch / (size_t)c->accum;
+  t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
+  if (t->steps_per_epoch == 0)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "batch %zu is larger than the %zu examples",
+                     c->batch, t->train.n);
+  /* x = (pixel / 255 - mean) / std, as one multiply-add on the raw pixel. */
+  t->in_scale = (float)(1.0 / (255.0 * t->train.std));
+  t->in_shift = (float)(-t->train.mean / t->train.std);
+  t->total_steps = t->steps_per_epoch * (uint64_t)c->epochs;
+  return CLMP_SUCCESS;
+}
+
+clmp_status clmp__trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg,
+                                 clmp_status (*load)(clmp_trainer *t), clmp_trainer **out) {
   if (!ctx || !cfg || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create");
   *out = NULL;
   clmp_status st = check_config(cfg);
@@ -134,8 +142,8 @@ clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg, clm
   clmp_trainer *t = calloc(1, sizeof *t);
   if (!t) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_trainer_create");
   t->ctx = ctx, t->cfg = *cfg;
-  CLMP_TRY(load_data(t));
-  t->total_steps = t->steps_per_epoch * (uint64_t)cfg->epochs;
+  CLMP_TRY(load(t));
+  CLMP_TRY(size_run(t));
   CLMP_TRY(make_model(t));
   CLMP_TRY(make_amp(t));
   CLMP_TRY(make_buffers(t));
@@ -144,6 +152,10 @@ clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg, clm
 cleanup:
   clmp_trainer_free(t);
   return st;
+}
+
+clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg, clmp_trainer **out) {
+  return clmp__trainer_create(ctx, cfg, load_data, out);
 }
 
 void clmp_trainer_free(clmp_trainer *t) {

@@ -27,4 +27,10 @@ struct clmp_trainer {
   clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
 };
 
+/* clmp_trainer_create with the datasets filled in by load (t->ctx and t->cfg are set when it is
+ * called; it fills t->train and t->test): files for clmp_trainer_create, synthetic ones for
+ * clmp_train_prepare. */
+clmp_status clmp__trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg,
+                                 clmp_status (*load)(clmp_trainer *t), clmp_trainer **out);
+
 #endif

@@ -110,6 +110,13 @@ CLMP_API clmp_status clmp_trainer_save(const clmp_trainer *t, const char *path);
  * CLMP_ERR_IO) and changes nothing. */
 CLMP_API clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path);
 
+/* Builds, or loads from the binary cache, every kernel program that training with cfg uses
+ * (gather, forward, loss, backward, the fused step, the scaler, evaluation), by training one
+ * step of cfg's model on a batch of zero images of Fashion-MNIST's size and evaluating it; the
+ * dataset of cfg is not read. Afterwards a trainer of the same precision on the context builds
+ * nothing. A no-op on the reference device. */
+CLMP_API clmp_status clmp_train_prepare(clmp_ctx *ctx, const clmp_train_config *cfg);
+
 /* Epochs completed so far (counting those of a resumed checkpoint). */
 CLMP_API int clmp_trainer_epochs_done(const clmp_trainer *t);
 

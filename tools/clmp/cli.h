@@ -30,6 +30,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cmd_devices(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* clmp train --check: steps the device and the reference side by side; an exit status. */
 int cli_train_check(const char *device, const clmp_train_config *cfg, int steps);

@@ -9,6 +9,7 @@ static const cli_command commands[] = {
      cmd_devices},
     {"verify", "check every op on a device against the CPU reference", cmd_verify},
     {"train", "train an MLP on Fashion-MNIST in fp16, bf16 or fp32", cmd_train},
+    {"bench", "GEMM, optimizer, start-up and training throughput against references", cmd_bench},
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
