@@ -31,6 +31,41 @@ inline float tree_sum(__local float *v, uint lid) {
   return v[0];
 }
 
+#ifndef AMP_VEC
+#define AMP_VEC 1 /* elements per load: 4 when the host has checked that every arena is aligned */
+#endif
+
+#if AMP_VEC == 4
+/* Four elements from 16-bit storage already in registers: the bits, then f32 (NaN by the rule of
+ * LOAD_F16), and back. */
+inline float4 amp_f16x4_to_f32(ushort4 u) {
+  return (float4)(clmp_f16_nan_fix(u.x, clmp_f16_bits_to_f32(u.x)),
+                  clmp_f16_nan_fix(u.y, clmp_f16_bits_to_f32(u.y)),
+                  clmp_f16_nan_fix(u.z, clmp_f16_bits_to_f32(u.z)),
+                  clmp_f16_nan_fix(u.w, clmp_f16_bits_to_f32(u.w)));
+}
+
+inline ushort amp_f32_to_f16(float v) {
+  return isnan(v) ? clmp_nan_to_f16(v) : clmp_f32_to_f16_bits(v);
+}
+
+#define LOAD4_F32(p, i) (*(__global const float4 *)((p) + (i)))
+#define LOAD4_F16(p, i) \
+  amp_f16x4_to_f32(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
+#define LOAD4_BF16(p, i)    as_float4(convert_uint4(*(__global const ushort4 *)((p) + (i))) << 16)
+#define STORE4_F32(p, i, v) (*(__global float4 *)((p) + (i)) = (v))
+#define STORE4_F16(p, i, v)                                                           \
+  (*(__global ushort4 *)((__global ushort *)(p) + (i)) =                              \
+       (ushort4)(amp_f32_to_f16((v).x), amp_f32_to_f16((v).y), amp_f32_to_f16((v).z), \
+                 amp_f32_to_f16((v).w)))
+#define STORE4_BF16(p, i, v)                                                                      \
+  (*(__global ushort4 *)((p) + (i)) = (ushort4)(clmp_f32_to_bf16((v).x), clmp_f32_to_bf16((v).y), \
+                                                clmp_f32_to_bf16((v).z), clmp_f32_to_bf16((v).w)))
+#define LOAD4(dt, p, i)     CLMP_CAT(LOAD4_, dt)(p, i)
+#define STORE4(dt, p, i, v) CLMP_CAT(STORE4_, dt)(p, i, v)
+
+#endif
+
 #ifdef G_DT
 /* Pass 1, stage 1: each group reduces its strided share of g into partials[2 * group] (sum of
  * squares of the unscaled gradients) and partials[2 * group + 1] (1 if any was non-finite). */
@@ -40,8 +75,19 @@ amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n
   __local float sq[AMP_LOCAL], bad[AMP_LOCAL];
   uint lid = get_local_id(0);
   float inv = 1.0f / st->scale, s = 0.0f, b = 0.0f;
+  g += g_off;
+#if AMP_VEC == 4
+  CLMP_FOR_ITEMS(j, n / 4) {
+    float4 v = LOAD4(G_DT, g, 4 * j);
+    b = all(isfinite(v)) ? b : 1.0f;
+    v *= inv;
+    s = fma(v.x, v.x, s), s = fma(v.y, v.y, s), s = fma(v.z, v.z, s), s = fma(v.w, v.w, s);
+  }
+  for (ulong i = n / 4 * 4; i < n && get_global_id(0) == 0; i++) {
+#else
   CLMP_FOR_ITEMS(i, n) {
-    float v = LOAD(G_DT, g, g_off + i);
+#endif
+    float v = LOAD(G_DT, g, i);
     b = isfinite(v) ? b : 1.0f;
     v *= inv;
     s = fma(v, v, s);
@@ -86,10 +132,6 @@ inline float clip_coef(float clip_norm, float sumsq) {
 }
 
 #if defined(G_DT) && defined(W_DT)
-#ifndef AMP_VEC
-#define AMP_VEC 1 /* elements per load: 4 when the host has checked that every arena is aligned */
-#endif
-
 /* The optimizer's hyper-parameters, as the kernel receives them. */
 typedef struct amp_hyper {
   int optimizer, nesterov;
@@ -129,34 +171,6 @@ inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) 
 }
 
 #if AMP_VEC == 4
-/* Four elements from 16-bit storage already in registers: the bits, then f32 (NaN by the rule of
- * LOAD_F16), and back. */
-inline float4 amp_f16x4_to_f32(ushort4 u) {
-  return (float4)(clmp_f16_nan_fix(u.x, clmp_f16_bits_to_f32(u.x)),
-                  clmp_f16_nan_fix(u.y, clmp_f16_bits_to_f32(u.y)),
-                  clmp_f16_nan_fix(u.z, clmp_f16_bits_to_f32(u.z)),
-                  clmp_f16_nan_fix(u.w, clmp_f16_bits_to_f32(u.w)));
-}
-
-inline ushort amp_f32_to_f16(float v) {
-  return isnan(v) ? clmp_nan_to_f16(v) : clmp_f32_to_f16_bits(v);
-}
-
-#define LOAD4_F32(p, i) (*(__global const float4 *)((p) + (i)))
-#define LOAD4_F16(p, i) \
-  amp_f16x4_to_f32(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
-#define LOAD4_BF16(p, i)    as_float4(convert_uint4(*(__global const ushort4 *)((p) + (i))) << 16)
-#define STORE4_F32(p, i, v) (*(__global float4 *)((p) + (i)) = (v))
-#define STORE4_F16(p, i, v)                                                           \
-  (*(__global ushort4 *)((__global ushort *)(p) + (i)) =                              \
-       (ushort4)(amp_f32_to_f16((v).x), amp_f32_to_f16((v).y), amp_f32_to_f16((v).z), \
-                 amp_f32_to_f16((v).w)))
-#define STORE4_BF16(p, i, v)                                                                      \
-  (*(__global ushort4 *)((p) + (i)) = (ushort4)(clmp_f32_to_bf16((v).x), clmp_f32_to_bf16((v).y), \
-                                                clmp_f32_to_bf16((v).z), clmp_f32_to_bf16((v).w)))
-#define LOAD4(dt, p, i)     CLMP_CAT(LOAD4_, dt)(p, i)
-#define STORE4(dt, p, i, v) CLMP_CAT(STORE4_, dt)(p, i, v)
-
 /* Elements i .. i + 3 through 16-byte (f32) and 8-byte (16-bit) loads and stores. */
 inline void amp_step_four(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
                           __global float *master, __global float *m1, __global float *m2,

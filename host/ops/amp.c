@@ -22,7 +22,8 @@ static size_t check_groups(const clmp_ctx *ctx) {
 static clmp_status check_partial(clmp_ctx *ctx, const clmp_tensor *g, cl_mem state, cl_mem partials,
                                  size_t groups) {
   char opts[64];
-  snprintf(opts, sizeof opts, "-DG_DT=%s -DAMP_LOCAL=%d", clmp__dtype_define(g->dtype), AMP_LOCAL);
+  snprintf(opts, sizeof opts, "-DG_DT=%s -DAMP_LOCAL=%d -DAMP_VEC=%d", clmp__dtype_define(g->dtype),
+           AMP_LOCAL, clmp__elem_offset(g) % 4 ? 1 : 4);
   cl_kernel k = NULL;
   clmp_status st = clmp__kernel_get(ctx, "amp", opts, "amp_check_partial", &k);
   cl_ulong off = clmp__elem_offset(g), n = g->numel;

@@ -137,6 +137,7 @@ def optim_ms(torch, n):
     p.grad = torch.randn(n, device="cuda")
     opt = torch.optim.Adam([p], lr=LR, fused=True)
     scaler = grad_scaler(torch)
+    scaler.scale(torch.ones((), device="cuda"))  # creates the scale, as a training loop's first scale(loss) does
 
     def step():
         scaler.unscale_(opt)
