@@ -182,6 +182,7 @@ typedef struct gemm_tiles {
 static const gemm_tiles tile_sets[] = {
     {128, 128, 16, 8, 8}, /* 256 items, 16.1 KiB of local memory */
     {64, 64, 16, 4, 4},   /* 256 items, 8.3 KiB */
+    {32, 32, 16, 2, 2},   /* 256 items, 4.2 KiB */
     {32, 32, 16, 8, 4},   /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
     {8, 8, 8, 2, 2},      /* 16 items, 0.6 KiB */
     {1, 1, 1, 1, 1},      /* one item, 8 bytes: any device at all */
@@ -192,7 +193,18 @@ static const gemm_tiles tile_sets[] = {
  * bf16 512^3, the same run each: 1.5 to 1.6 times CLBlast's Sgemm, against 0.8 to 1.1 with
  * 8 x 8 (and 0.9 to 1.0 with 8 x 16). */
 static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16}; /* 64 items, 16.1 KiB */
-#define N_TILE_SETS  (sizeof tile_sets / sizeof *tile_sets)
+#define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
+
+/* The first SPREAD_SETS sets are one family of 256 items: a device takes the largest of them
+ * that still gives every compute unit a work-group, so that small products are spread over the
+ * device. H200, bf16 with the tensor cores off, TFLOP/s for the 128x128 / 64x64 / 32x32 sets:
+ * 128x512x784 (fc1 forward, 4 / 16 / 64 groups) 0.60 / 1.18 / 1.44; 512x784x128 (fc1 dW)
+ * 3.1 / 5.3 / 4.8; 256x512x128 (fc2 dW) 1.0 / 1.8 / 2.4. */
+#define SPREAD_SETS 3
+
+static size_t tile_groups(const gemm_tiles *t, const clmp_matrix *c) {
+  return ((c->rows + t->m - 1) / t->m) * ((c->cols + t->n - 1) / t->n);
+}
 #define GEMM_MAX_DIM 0x7fffffffu /* the kernel indexes rows and columns in 32 bits */
 #define GEMM_PAD     1           /* cl/gemm.cl's extra float per local tile row */
 
@@ -272,6 +284,7 @@ static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_m
     if (wg && tile_items(&cpu_tile_set) <= wg) return *tiles = cpu_tile_set, CLMP_SUCCESS;
   }
   for (size_t i = 0; i < N_TILE_SETS; i++) {
+    if (i + 1 < SPREAD_SETS && tile_groups(&tile_sets[i], c) < ctx->info.compute_units) continue;
     st = try_tiles(ctx, &tile_sets[i], limit, a, b, c, out, &wg);
     if (st != CLMP_SUCCESS) return st;
     if (wg && tile_items(&tile_sets[i]) <= wg) return *tiles = tile_sets[i], CLMP_SUCCESS;
