@@ -89,15 +89,15 @@ static void describe(cl_platform_id p, cl_device_id d, int index, clmp_device_in
 static clmp_status add_platform(cl_platform_id p, clmp__device **list, size_t *count) {
   cl_uint n = 0;
   cl_int err = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, NULL, &n);
+  if (err != CL_SUCCESS && err != CL_DEVICE_NOT_FOUND) return CLMP_FAIL(err, "clGetDeviceIDs");
   if (err == CL_DEVICE_NOT_FOUND || n == 0) return CLMP_SUCCESS;
-  if (err != CL_SUCCESS) return CLMP_FAIL(err, "clGetDeviceIDs");
   cl_device_id *ids = malloc(n * sizeof *ids);
   clmp__device *grown = realloc(*list, (*count + n) * sizeof **list);
+  if (grown) *list = grown; /* the old block is gone once realloc succeeds */
   if (!ids || !grown) {
     free(ids);
     return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "device list of %u entries", n);
   }
-  *list = grown;
   err = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, n, ids, NULL);
   for (cl_uint i = 0; err == CL_SUCCESS && i < n; i++) {
     clmp__device *dev = &grown[(*count)++];
