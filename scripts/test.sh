@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/test.sh: sets everything up and runs the whole test suite: installs what is missing,
 # builds, runs every CUnit suite on every OpenCL device present (PoCL and Mesa Rusticl's
-# llvmpipe), then again in an AddressSanitizer + UndefinedBehaviorSanitizer build, and the
-# host-side suites under valgrind.
+# llvmpipe), then again in an AddressSanitizer + UndefinedBehaviorSanitizer build with fault
+# injection on (test_fault), and the host-side suites under valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +21,9 @@ build/tools/clmp devices
 echo "== tests"
 (cd build && ctest --output-on-failure -j "$JOBS")
 
-echo "== tests, sanitizer build (address, undefined)"
-cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCLMP_SANITIZE=ON >/dev/null
+echo "== tests, sanitizer build (address, undefined) with fault injection"
+cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DCLMP_SANITIZE=ON \
+  -DCLMP_FAULT_INJECT=ON >/dev/null
 cmake --build build-sanitize -j "$JOBS"
 (cd build-sanitize && ctest --output-on-failure -j "$JOBS")
 echo "== fuzzing the file parsers (libFuzzer, ${FUZZ_SECONDS:=20} s each, seed corpus in fuzz/corpus)"

@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 int clmp_test_main(CU_SuiteInfo *suites) {
   if (CU_initialize_registry() != CUE_SUCCESS) {
@@ -30,6 +31,13 @@ uint64_t clmp_test_stride(void) {
   if (!s || !*s) return 1;
   unsigned long long v = strtoull(s, NULL, 10);
   return v ? (uint64_t)v : 1;
+}
+
+int clmp_test_work_dir(char *buf, size_t size, const char *name) {
+  const char *root = getenv("CLMP_CACHE_DIR");
+  if (root) mkdir(root, 0755);
+  int n = snprintf(buf, size, "%s/%s.XXXXXX", root ? root : "/tmp", name);
+  return n > 0 && (size_t)n < size && mkdtemp(buf) ? 0 : -1;
 }
 
 uint64_t clmp_test_rand(uint64_t *state) {

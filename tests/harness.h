@@ -14,6 +14,10 @@ int clmp_test_main(CU_SuiteInfo *suites);
  * the valgrind run, where memory checking, not numerics, is the point. */
 uint64_t clmp_test_stride(void);
 
+/* Makes a fresh folder for a suite's files, <CLMP_CACHE_DIR or /tmp>/<name>.XXXXXX, into buf;
+ * 0 on success. */
+int clmp_test_work_dir(char *buf, size_t size, const char *name);
+
 /* A small, seeded generator (splitmix64), so that random inputs are reproducible. */
 uint64_t clmp_test_rand(uint64_t *state);
 

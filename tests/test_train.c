@@ -81,10 +81,7 @@ static int write_split(const char *prefix, size_t n, uint64_t seed, int gz) {
 }
 
 static int suite_init(void) {
-  const char *root = getenv("CLMP_CACHE_DIR");
-  snprintf(work_dir, sizeof work_dir, "%s/test_train.XXXXXX", root ? root : "/tmp");
-  if (root) mkdir(root, 0755);
-  if (!mkdtemp(work_dir)) return -1;
+  if (clmp_test_work_dir(work_dir, sizeof work_dir, "test_train") != 0) return -1;
   snprintf(data_dir, sizeof data_dir, "%s/data", work_dir);
   if (mkdir(data_dir, 0755) != 0) return -1;
   if (write_split("train", TRAIN_N, SEED, 1) || write_split("t10k", TEST_N, SEED + 1, 0)) return -1;

@@ -214,6 +214,7 @@ clmp_status clmp__idx_read_limited(const char *path, size_t limit, clmp_idx *out
   }
   memmove(buf, buf + h.data_at, h.count);
   uint8_t *shrunk = realloc(buf, h.count ? h.count : 1);
+  if (!shrunk) CLMP_RECOVERED(); /* the larger block serves as well */
   fill_out(&h, shrunk ? shrunk : buf, out);
   return CLMP_SUCCESS;
 }

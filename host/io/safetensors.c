@@ -784,20 +784,17 @@ static char *dir_of(const char *path) {
   return d;
 }
 
-/* Makes the rename durable. Some file systems cannot sync a folder (EINVAL): that is no error. */
-static clmp_status sync_dir(const char *path) {
+/* Makes the rename of path in dir durable. Some file systems cannot sync a folder (EINVAL): that
+ * is no error. */
+static clmp_status sync_dir(const char *dir, const char *path) {
   char text[ERRNO_TEXT_MAX];
-  char *dir = dir_of(path);
-  if (!dir) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a folder name", path);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int ok = fd >= 0 && (fsync(fd) == 0 || errno == EINVAL);
   int e = errno;
   if (fd >= 0) close(fd);
-  clmp_status st = ok ? CLMP_SUCCESS
-                      : CLMP_FAIL(CLMP_ERR_IO, "saved %s, but syncing its folder %s failed: %s",
-                                  path, dir, errno_text(e, text, sizeof text));
-  free(dir);
-  return st;
+  return ok ? CLMP_SUCCESS
+            : CLMP_FAIL(CLMP_ERR_IO, "saved %s, but syncing its folder %s failed: %s", path, dir,
+                        errno_text(e, text, sizeof text));
 }
 
 clmp_status clmp_st_writer_save(const clmp_st_writer *w, const char *path) {
@@ -806,10 +803,13 @@ clmp_status clmp_st_writer_save(const clmp_st_writer *w, const char *path) {
                      w ? "path" : "writer");
   char text[ERRNO_TEXT_MAX];
   sbuf hdr = {NULL, 0, 0, 0};
-  char *tmp = NULL;
+  char *tmp = NULL, *dir = NULL;
   FILE *fp = NULL;
   clmp_status st = CLMP_SUCCESS;
   CLMP_TRY(build_header(w, &hdr, path));
+  /* Allocated before the rename, so that running out of memory leaves the old file in place. */
+  if (!(dir = dir_of(path)))
+    CLMP_RAISE(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a folder name", path);
   CLMP_TRY(temp_create(path, &tmp, &fp));
   CLMP_TRY(write_stream(fp, w, &hdr, tmp, path));
   int closed = fclose(fp);
@@ -822,11 +822,12 @@ clmp_status clmp_st_writer_save(const clmp_st_writer *w, const char *path) {
                errno_text(errno, text, sizeof text));
   free(tmp);
   tmp = NULL;
-  st = sync_dir(path);
+  st = sync_dir(dir, path);
 cleanup:
   if (fp) fclose(fp);
   if (tmp) unlink(tmp);
   free(tmp);
+  free(dir);
   free(hdr.p);
   return st;
 }

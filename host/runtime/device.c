@@ -32,12 +32,13 @@ static uint32_t query_u32(cl_device_id d, cl_device_info what) {
   return v;
 }
 
-/* Whether the space-separated extension list of d names ext. */
+/* Whether the space-separated extension list of d names ext: 1 or 0, or -1 when memory runs out
+ * (an extension is not silently lost). */
 static int has_extension(cl_device_id d, const char *ext) {
   size_t size = 0;
   if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &size) != CL_SUCCESS || !size) return 0;
   char *list = malloc(size + 1);
-  if (!list) return 0;
+  if (!list) return -1;
   int found = 0;
   if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, size, list, NULL) == CL_SUCCESS) {
     list[size] = '\0';
@@ -55,7 +56,7 @@ static clmp_device_kind device_kind(cl_device_type type, int unified) {
   return CLMP_DEVICE_ACCELERATOR;
 }
 
-static void describe(cl_platform_id p, cl_device_id d, int index, clmp_device_info *info) {
+static clmp_status describe(cl_platform_id p, cl_device_id d, int index, clmp_device_info *info) {
   memset(info, 0, sizeof *info);
   info->index = index;
   query_string(d, CL_DEVICE_NAME, info->name, sizeof info->name);
@@ -78,35 +79,40 @@ static void describe(cl_platform_id p, cl_device_id d, int index, clmp_device_in
   size_t wg = 0;
   clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
   info->max_work_group = wg;
-  info->fp16 = has_extension(d, "cl_khr_fp16");
-  if (has_extension(d, "cl_nv_device_attribute_query")) {
+  int fp16 = has_extension(d, "cl_khr_fp16"), nv = has_extension(d, "cl_nv_device_attribute_query");
+  if (fp16 < 0 || nv < 0)
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "extensions of \"%s\"", info->name);
+  info->fp16 = fp16;
+  if (nv) {
     info->nv_cc_major = (int)query_u32(d, CLMP_CL_DEVICE_CC_MAJOR_NV);
     info->nv_cc_minor = (int)query_u32(d, CLMP_CL_DEVICE_CC_MINOR_NV);
   }
+  return CLMP_SUCCESS;
 }
 
 /* Appends the devices of one platform; a platform without devices is normal (Clover). */
 static clmp_status add_platform(cl_platform_id p, clmp__device **list, size_t *count) {
   cl_uint n = 0;
   cl_int err = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, NULL, &n);
+  if (err != CL_SUCCESS && err != CL_DEVICE_NOT_FOUND) return CLMP_FAIL(err, "clGetDeviceIDs");
   if (err == CL_DEVICE_NOT_FOUND || n == 0) return CLMP_SUCCESS;
-  if (err != CL_SUCCESS) return CLMP_FAIL(err, "clGetDeviceIDs");
   cl_device_id *ids = malloc(n * sizeof *ids);
   clmp__device *grown = realloc(*list, (*count + n) * sizeof **list);
+  if (grown) *list = grown; /* the old block is gone once realloc succeeds */
   if (!ids || !grown) {
     free(ids);
     return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "device list of %u entries", n);
   }
-  *list = grown;
   err = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, n, ids, NULL);
-  for (cl_uint i = 0; err == CL_SUCCESS && i < n; i++) {
+  clmp_status st = err == CL_SUCCESS ? CLMP_SUCCESS : CLMP_FAIL(err, "clGetDeviceIDs");
+  for (cl_uint i = 0; st == CLMP_SUCCESS && i < n; i++) {
     clmp__device *dev = &grown[(*count)++];
     dev->platform = p;
     dev->device = ids[i];
-    describe(p, ids[i], (int)(*count - 1), &dev->info);
+    st = describe(p, ids[i], (int)(*count - 1), &dev->info);
   }
   free(ids);
-  return err == CL_SUCCESS ? CLMP_SUCCESS : CLMP_FAIL(err, "clGetDeviceIDs");
+  return st;
 }
 
 clmp_status clmp__devices_enumerate(clmp__device **out, size_t *count) {

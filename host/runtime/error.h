@@ -49,4 +49,15 @@ void clmp__error_clear(void);
     goto cleanup;                                                                             \
   } while (0)
 
+/* Marks the place where a failure of the call just made is recovered from by design (a cached
+ * binary rebuilt, a shrinking realloc that kept the larger block). Fault-injection builds check
+ * that every call they fail is either reported as an error or recovered from here; elsewhere it
+ * is nothing. */
+#ifdef CLMP_FAULT_INJECT
+#include "fault.h"
+#define CLMP_RECOVERED() clmp__fault_recover()
+#else
+#define CLMP_RECOVERED() ((void)0)
+#endif
+
 #endif

@@ -90,6 +90,7 @@ static int build_from_cache(clmp_ctx *ctx, const char *dir, const char *key, siz
   if (found == 0) ctx->cache.disk_misses++;
   if (found <= 0) {
     if (found < 0) ctx->cache.disk_rejects++;
+    CLMP_RECOVERED(); /* an entry that cannot be read is a miss: built from source */
     return 0;
   }
   cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
@@ -102,6 +103,7 @@ static int build_from_cache(clmp_ctx *ctx, const char *dir, const char *key, siz
   if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
     if (p) clReleaseProgram(p);
     ctx->cache.disk_rejects++;
+    CLMP_RECOVERED(); /* rebuilt from source */
     return 0;
   }
   ctx->cache.disk_hits++;
@@ -119,10 +121,12 @@ static void store_binary(clmp_ctx *ctx, const char *dir, const char *key, size_t
            clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS &&
            clmp__cache_store(dir, key, key_len, bin, size) == 0;
   free(bin);
-  if (ok)
+  if (ok) {
     ctx->cache.disk_writes++;
-  else
+  } else {
     ctx->cache.write_failures++;
+    CLMP_RECOVERED();
+  }
 }
 
 static clmp_status build_from_source(clmp_ctx *ctx, const char *name, const char *src,

@@ -62,7 +62,7 @@ static void unary_row(venv *e, const char *op, unary_fn fn, clmp_dtype xd, clmp_
   snprintf(dt, sizeof dt, "%s -> %s", clmp_dtype_name(xd), clmp_dtype_name(yd));
   clmp__verify_row row;
   clmp__verify_row_init(&row, op, dt, clmp__verify_shape(sh, sizeof sh, 1, &n), special, tol);
-  clmp_status st = v ? clmp__verify_pair(e, xd, 1, &n, v, &x) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st = v ? clmp__verify_pair(e, xd, 1, &n, v, &x) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, yd, 1, &n, NULL, &y);
   clmp_status sd = st ? st : fn(x.d, y.d), sr = st ? st : fn(x.r, y.r);
   clmp__verify_finish(e, &row, sd, sr, &y);
@@ -127,7 +127,7 @@ static void binary_row(venv *e, const char *op, binary_fn fn, clmp_dtype d, size
   clmp__verify_row row;
   clmp__verify_row_init(&row, op, clmp_dtype_name(d), clmp__verify_shape(sh, sizeof sh, 1, &n),
                         special, tol);
-  clmp_status st = va && vb ? clmp__verify_pair(e, d, 1, &n, va, &a) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st = va && vb ? clmp__verify_pair(e, d, 1, &n, va, &a) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, d, 1, &n, vb, &b);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, d, 1, &n, vb, &out);
   clmp_status sd = st ? st : fn(a.d, b.d, out.d), sr = st ? st : fn(a.r, b.r, out.r);

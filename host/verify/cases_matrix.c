@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../runtime/error.h"
 #include "verify_impl.h"
 
 #define N_FLOAT 3
@@ -38,7 +39,8 @@ static void bias_add_row(venv *e, clmp_dtype yd, clmp_dtype bd, const size_t *mn
   clmp__verify_row row; /* one rounding of y + b: 1 ulp of y's dtype */
   clmp__verify_row_init(&row, "bias_add", dt, clmp__verify_shape(sh, sizeof sh, 2, mn), special,
                         (clmp__tolerance){0, 0, 1});
-  clmp_status st = vy && vb ? clmp__verify_pair(e, yd, 2, mn, vy, &y) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st =
+      vy && vb ? clmp__verify_pair(e, yd, 2, mn, vy, &y) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, bd, 1, &mn[1], vb, &b);
   clmp_status sd = st ? st : clmp_bias_add(y.d, b.d), sr = st ? st : clmp_bias_add(y.r, b.r);
   clmp__verify_finish(e, &row, sd, sr, &y);
@@ -81,7 +83,8 @@ static void bias_grad_row(venv *e, clmp_dtype dyd, clmp_dtype dbd, const size_t 
   clmp__verify_row_init(&row, "bias_grad", dt, clmp__verify_shape(sh, sizeof sh, 2, mn), special,
                         tol);
   row.mtol = ((double)mn[0] + 1.0) * U32;
-  clmp_status st = v && vb ? clmp__verify_pair(e, dyd, 2, mn, v, &dy) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st =
+      v && vb ? clmp__verify_pair(e, dyd, 2, mn, v, &dy) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, dbd, 1, &mn[1], vb, &db);
   if (st == CLMP_SUCCESS) st = bias_grad_magnitude(e, &dy, beta, &db, &mag);
   clmp_status sd = st ? st : clmp_bias_grad(dy.d, beta, db.d);
@@ -113,7 +116,8 @@ static clmp_status logits_open(venv *e, logits_case *c, clmp_dtype d, const size
                                int special) {
   c->v = values(e, mn[0] * mn[1], -6, 6, special);
   c->lab = malloc(mn[0] * sizeof *c->lab);
-  if (!c->v || !c->lab) return CLMP_ERR_OUT_OF_HOST_MEMORY;
+  if (!c->v || !c->lab)
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp verify: logits of %zu x %zu", mn[0], mn[1]);
   for (size_t r = 0; r < mn[0]; r++) c->lab[r] = (float)clmp__verify_label(e, (int32_t)mn[1]);
   clmp_status st = clmp__verify_pair(e, d, 2, mn, c->v, &c->logits);
   return st ? st : clmp__verify_pair(e, CLMP_I32, 1, mn, c->lab, &c->labels);
@@ -228,7 +232,8 @@ static void gather_row(venv *e, clmp_dtype sd, clmp_dtype dd, size_t batch, size
   clmp__verify_row row;
   clmp__verify_row_init(&row, "gather_rows", dt, clmp__verify_shape(sh, sizeof sh, 2, ds), special,
                         EXACT);
-  clmp_status st = v && ix ? clmp__verify_pair(e, sd, 2, ss, v, &src) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st =
+      v && ix ? clmp__verify_pair(e, sd, 2, ss, v, &src) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, CLMP_I32, 1, &batch, ix, &idx);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, dd, 2, ds, NULL, &dst);
   float scale = dd == CLMP_I32 ? 1.0f : GATHER_SCALE, shift = dd == CLMP_I32 ? 0.0f : GATHER_SHIFT;

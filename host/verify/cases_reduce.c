@@ -35,7 +35,7 @@ static void nonfinite_row(venv *e, clmp_dtype d, size_t n, int special) {
   clmp__verify_row row;
   clmp__verify_row_init(&row, "nonfinite_check", clmp_dtype_name(d),
                         clmp__verify_shape(sh, sizeof sh, 1, &n), special, EXACT);
-  clmp_status st = v ? clmp__verify_pair(e, d, 1, &n, v, &x) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st = v ? clmp__verify_pair(e, d, 1, &n, v, &x) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, CLMP_I32, 1, &one, &zero, &flag);
   clmp_status sd = st ? st : clmp_nonfinite_check(x.d, flag.d);
   clmp_status sr = st ? st : clmp_nonfinite_check(x.r, flag.r);
@@ -55,7 +55,7 @@ static void sum_squares_row(venv *e, clmp_dtype d, size_t n, float beta, int spe
   clmp__verify_row row;
   clmp__verify_row_init(&row, "sum_squares", dt, clmp__verify_shape(sh, sizeof sh, 1, &n), special,
                         (clmp__tolerance){0, (4.0 * sqrt((double)n) + 8.0) * U32, 0});
-  clmp_status st = v ? clmp__verify_pair(e, d, 1, &n, v, &x) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st = v ? clmp__verify_pair(e, d, 1, &n, v, &x) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, CLMP_F32, 1, &one, &init, &out);
   clmp_status sd = st ? st : clmp_sum_squares(x.d, beta, out.d);
   clmp_status sr = st ? st : clmp_sum_squares(x.r, beta, out.r);
@@ -122,7 +122,7 @@ static void gemm_row(venv *e, const gemm_shape *s, int ta, int tb, clmp_dtype ad
   clmp__verify_row_init(&row, "gemm", dt, sh, special, gemm_tol(cd));
   row.mtol = ((double)s->k + 2.0) * U32;
   clmp_status st =
-      va && vb && vc ? clmp__verify_pair(e, ad, 2, as, va, &a) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+      va && vb && vc ? clmp__verify_pair(e, ad, 2, as, va, &a) : clmp__verify_no_memory(&row);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, ad, 2, bs, vb, &b);
   if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, cd, 2, cs, vc, &c);
   clmp_transpose xa = ta ? CLMP_TRANS : CLMP_NO_TRANS, xb = tb ? CLMP_TRANS : CLMP_NO_TRANS;
@@ -193,8 +193,8 @@ static void amp_row(venv *e, clmp_optimizer kind, clmp_dtype gd, int special) {
   snprintf(sh, sizeof sh, "%d", AMP_PARAMS);
   clmp__verify_row row;
   clmp__verify_row_init(&row, "optim_step", dt, sh, special, (clmp__tolerance){1e-6, 1e-6, 0});
-  clmp_status sd = w && g ? amp_open(e->dev, kind, gd, w, g, &d) : CLMP_ERR_OUT_OF_HOST_MEMORY;
-  clmp_status sr = w && g ? amp_open(e->ref, kind, gd, w, g, &r) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status sd = w && g ? amp_open(e->dev, kind, gd, w, g, &d) : clmp__verify_no_memory(&row);
+  clmp_status sr = w && g ? amp_open(e->ref, kind, gd, w, g, &r) : clmp__verify_no_memory(&row);
   pair out = {d.master, r.master};
   clmp__verify_finish(e, &row, sd, sr, &out);
   clmp__verify_row_init(&row, "scaler_update", dt, "1", special, EXACT);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/error.h"
 #include "../runtime/util.h"
 #include "verify_impl.h"
 
@@ -44,7 +45,9 @@ clmp_status clmp__verify_pair(venv *e, clmp_dtype d, int ndim, const size_t *sha
       else
         ((uint8_t *)raw)[i] = (uint8_t)values[i];
     }
-    st = raw ? clmp_tensor_write(p->d, d, raw, n) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+    st = raw ? clmp_tensor_write(p->d, d, raw, n)
+             : CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp verify: %zu %s values", n,
+                         clmp_dtype_name(d));
     if (st == CLMP_SUCCESS) st = clmp_tensor_write(p->r, d, raw, n);
     free(raw);
   } else if (st == CLMP_SUCCESS && values) {
@@ -65,7 +68,9 @@ static clmp_status read_raw(const clmp_tensor *t, void **out) {
   clmp_dtype d = clmp_tensor_dtype(t);
   size_t n = clmp_tensor_numel(t);
   *out = malloc(n * clmp_dtype_size(d));
-  if (!*out) return CLMP_ERR_OUT_OF_HOST_MEMORY;
+  if (!*out)
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp verify: reading %zu %s values", n,
+                     clmp_dtype_name(d));
   return clmp_tensor_read(t, d, *out, n);
 }
 
@@ -77,6 +82,11 @@ void clmp__verify_row_init(clmp__verify_row *row, const char *op, const char *dt
   snprintf(row->shape, sizeof row->shape, "%s", shape);
   snprintf(row->values, sizeof row->values, "%s", special ? "special" : "normal");
   row->tol = tol;
+}
+
+clmp_status clmp__verify_no_memory(const clmp__verify_row *row) {
+  return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp verify: %s %s %s: host memory for the inputs",
+                   row->op, row->dtypes, row->shape);
 }
 
 void clmp__verify_finish(venv *e, clmp__verify_row *row, clmp_status sd, clmp_status sr,
@@ -109,7 +119,8 @@ const char *clmp__verify_shape(char *buf, size_t size, int ndim, const size_t *s
 
 clmp_status clmp__verify_run(clmp_ctx *dev, clmp_ctx *ref, const char *filter,
                              clmp__verify_emit emit, void *user, size_t *failed) {
-  if (!dev || !ref || !emit || !failed) return CLMP_ERR_INVALID_ARGUMENT;
+  if (!dev || !ref || !emit || !failed)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp__verify_run: NULL argument");
   venv e = {dev, ref, emit, user, 0, VERIFY_SEED};
   const clmp__verify_case *tables[] = {clmp__verify_cases_elementwise, clmp__verify_cases_matrix,
                                        clmp__verify_cases_reduce};
@@ -128,7 +139,8 @@ clmp_status clmp__verify_abs(clmp_ctx *ctx, const clmp_tensor *t, clmp_tensor **
   size_t n = clmp_tensor_numel(t), shape[CLMP_MAX_DIMS];
   for (int i = 0; i < clmp_tensor_ndim(t); i++) shape[i] = clmp_tensor_dim(t, i);
   float *v = malloc(n * sizeof *v);
-  clmp_status st = v ? clmp_tensor_read(t, CLMP_F32, v, n) : CLMP_ERR_OUT_OF_HOST_MEMORY;
+  clmp_status st = v ? clmp_tensor_read(t, CLMP_F32, v, n)
+                     : CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp verify: %zu magnitudes", n);
   for (size_t i = 0; st == CLMP_SUCCESS && i < n; i++) v[i] = fabsf(v[i]);
   if (st == CLMP_SUCCESS) st = clmp_tensor_create(ctx, CLMP_F32, clmp_tensor_ndim(t), shape, out);
   if (st == CLMP_SUCCESS) st = clmp_tensor_write(*out, CLMP_F32, v, n);

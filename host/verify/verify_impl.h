@@ -38,6 +38,8 @@ clmp_status clmp__verify_pair(venv *e, clmp_dtype d, int ndim, const size_t *sha
 void clmp__verify_pair_free(pair *p);
 void clmp__verify_row_init(clmp__verify_row *row, const char *op, const char *dtypes,
                            const char *shape, int special, clmp__tolerance tol);
+/* Records that the host memory for a row's inputs ran out; returns CLMP_ERR_OUT_OF_HOST_MEMORY. */
+clmp_status clmp__verify_no_memory(const clmp__verify_row *row);
 /* Compares the output pair and emits the row; sd and sr are the op's statuses on each side. */
 void clmp__verify_finish(venv *e, clmp__verify_row *row, clmp_status sd, clmp_status sr,
                          const pair *out);
