@@ -125,7 +125,8 @@ static clmp_status read_arenas(const clmp_trainer *t, arenas *a) {
 }
 
 clmp_status clmp_trainer_save(const clmp_trainer *t, const char *path) {
-  if (!t || !path) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_save: NULL");
+  if (!t || !path || !*path)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_save: NULL trainer or empty path");
   arenas a;
   clmp_st_writer *w = NULL;
   clmp_scaler_state s;
@@ -252,7 +253,8 @@ static clmp_status apply(clmp_trainer *t, const arenas *a, const resume_point *p
 }
 
 clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path) {
-  if (!t || !path) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_resume: NULL");
+  if (!t || !path || !*path)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_resume: NULL trainer or empty path");
   clmp_safetensors *f = NULL;
   arenas a = {0};
   resume_point p;

@@ -52,8 +52,10 @@ static clmp_status check_config(const clmp_train_config *c) {
     bad = "schedule";
   for (int i = 0; !bad && i < c->hidden_layers; i++)
     if (c->hidden[i] == 0) bad = "hidden size (>= 1)";
-  return bad ? CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create: bad %s", bad)
-             : CLMP_SUCCESS;
+  if (bad) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create: bad %s", bad);
+  /* Before the dataset is loaded, so that a bad option fails at once. */
+  clmp_status st = clmp__optim_config_check(&c->optim, "clmp_trainer_create", "optim.");
+  return st ? st : clmp__scaler_config_check(&c->scaler, "clmp_trainer_create", "scaler.");
 }
 
 static clmp_dtype precision_dtype(clmp_precision p) {
@@ -118,7 +120,8 @@ static clmp_status load_data(clmp_trainer *t) {
   t->micro = c->batch / (size_t)c->accum;
   t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
   if (st == CLMP_SUCCESS && t->steps_per_epoch == 0)
-    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "batch %zu is larger than the %zu examples", c->batch,
+    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
+                   "clmp_trainer_create: batch %zu is larger than the %zu examples", c->batch,
                    t->train.n);
   /* x = (pixel / 255 - mean) / std, as one multiply-add on the raw pixel. */
   t->in_scale = (float)(1.0 / (255.0 * t->train.std));
