@@ -3,6 +3,7 @@
 #include "hostile.h"
 
 #include <CUnit/CUnit.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,22 +54,33 @@ static const slot_spec specs[HOSTILE_SLOTS] = {
 
 #define MAX_SLOT_ELEMS 8
 
-void hostile_palette_open(hostile_palette *p, clmp_ctx *ctx, clmp_ctx *other) {
-  static const float fill[MAX_SLOT_ELEMS] = {HOSTILE_FILL, HOSTILE_FILL, HOSTILE_FILL,
-                                             HOSTILE_FILL, HOSTILE_FILL, HOSTILE_FILL,
-                                             HOSTILE_FILL, HOSTILE_FILL};
+/* A tensor of the slot's dtype and shape holding HOSTILE_FILL. */
+static clmp_status filled(clmp_ctx *ctx, const slot_spec *sp, clmp_tensor **out) {
+  float f[MAX_SLOT_ELEMS];
+  int32_t i[MAX_SLOT_ELEMS];
+  uint8_t u[MAX_SLOT_ELEMS];
+  for (int k = 0; k < MAX_SLOT_ELEMS; k++)
+    f[k] = HOSTILE_FILL, i[k] = (int32_t)HOSTILE_FILL, u[k] = (uint8_t)HOSTILE_FILL;
+  const void *src = sp->dt == CLMP_I32 ? (const void *)i : sp->dt == CLMP_U8 ? (const void *)u : f;
+  clmp_dtype host = sp->dt == CLMP_I32 || sp->dt == CLMP_U8 ? sp->dt : CLMP_F32;
+  clmp_status st = clmp_tensor_create(ctx, sp->dt, sp->nd, sp->shape, out);
+  return st ? st : clmp_tensor_write(*out, host, src, clmp_tensor_numel(*out));
+}
+
+clmp_status hostile_palette_open(hostile_palette *p, clmp_ctx *ctx, clmp_ctx *other) {
   memset(p, 0, sizeof *p);
   p->ctx = ctx, p->other = other;
-  for (int s = 1; s < HOSTILE_SLOTS; s++) {
+  clmp_status st = CLMP_SUCCESS;
+  for (int s = 1; s < HOSTILE_SLOTS && st == CLMP_SUCCESS; s++) {
     const slot_spec *sp = &specs[s];
-    if (!sp->view) {
-      p->t[s] = clmp_test_tensor(sp->other ? other : ctx, sp->dt, sp->nd, sp->shape, fill);
-      continue;
-    }
     size_t offset = sp->offset * clmp_dtype_size(CLMP_F32);
-    CU_ASSERT_EQUAL_FATAL(clmp_tensor_view(p->t[BIG], offset, sp->dt, sp->nd, sp->shape, &p->t[s]),
-                          CLMP_SUCCESS);
+    if (sp->view)
+      st = clmp_tensor_view(p->t[BIG], offset, sp->dt, sp->nd, sp->shape, &p->t[s]);
+    else
+      st = filled(sp->other ? other : ctx, sp, &p->t[s]);
   }
+  if (st != CLMP_SUCCESS) hostile_palette_close(p);
+  return st;
 }
 
 void hostile_palette_close(hostile_palette *p) {

@@ -51,8 +51,9 @@ typedef struct hostile_palette {
   clmp_tensor *t[HOSTILE_SLOTS];
 } hostile_palette;
 
-/* Creates the palette on ctx, the X* slots on other (a context of its own). */
-void hostile_palette_open(hostile_palette *p, clmp_ctx *ctx, clmp_ctx *other);
+/* Creates the palette on ctx, the X* slots on other (a context of its own). Asserts nothing, so
+ * that a suite's set-up may call it; on failure the palette is closed again. */
+clmp_status hostile_palette_open(hostile_palette *p, clmp_ctx *ctx, clmp_ctx *other);
 void hostile_palette_close(hostile_palette *p);
 
 /* Asserts that slot s still holds HOSTILE_FILL everywhere (and BIG, for the views into it). */

@@ -423,7 +423,7 @@ static void run_on_every_device(const row *rows, size_t n) {
   CU_ASSERT_EQUAL_FATAL(clmp_ctx_create("ref", &other), CLMP_SUCCESS);
   for (int d = 0; d < clmp_test_ndevs; d++) {
     hostile_palette p;
-    hostile_palette_open(&p, clmp_test_devs[d].ctx, other);
+    CU_ASSERT_EQUAL_FATAL(hostile_palette_open(&p, clmp_test_devs[d].ctx, other), CLMP_SUCCESS);
     run_rows(rows, n, &p, clmp_test_devs[d].id);
     hostile_palette_close(&p);
   }
