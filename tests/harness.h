@@ -17,4 +17,14 @@ uint64_t clmp_test_stride(void);
 /* A small, seeded generator (splitmix64), so that random inputs are reproducible. */
 uint64_t clmp_test_rand(uint64_t *state);
 
+/* Makes a fresh folder "<CLMP_CACHE_DIR, else /tmp>/<name>.XXXXXX" and writes its path into buf;
+ * 0 on success. */
+int clmp_test_work_dir(char *buf, size_t size, const char *name);
+
+/* The number of entries of a folder ("." and ".." included); 0 when it cannot be read. */
+size_t clmp_test_dir_entries(const char *dir);
+
+/* A whole file as a malloc'd buffer of *n bytes; NULL when it cannot be read. */
+unsigned char *clmp_test_read_file(const char *path, size_t *n);
+
 #endif

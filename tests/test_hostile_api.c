@@ -5,7 +5,6 @@
  * function (or the file) and the status; out-parameters stay NULL; and the scaler, optimizer,
  * model and trainer the rows share, the tensors a row was given and the work folder's files are
  * what they were. NULL accessors and frees are checked too. */
-#include <dirent.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -458,14 +457,6 @@ typedef struct snapshot {
   size_t files;
 } snapshot;
 
-static size_t count_files(const char *dir) {
-  DIR *d = opendir(dir);
-  size_t n = 0;
-  for (struct dirent *e; d && (e = readdir(d));) n++;
-  if (d) closedir(d);
-  return n;
-}
-
 static void snapshot_take(snapshot *s) {
   CU_ASSERT_EQUAL(clmp_scaler_read(fx.scaler, &s->scaler), CLMP_SUCCESS);
   s->optim_master = clmp_test_read(fx.master);
@@ -473,7 +464,7 @@ static void snapshot_take(snapshot *s) {
   s->mlp_grads = clmp_test_read(clmp_mlp_grads(fx.mlp));
   s->trainer_master = clmp_test_read(clmp_mlp_master(clmp_trainer_model(fx.trainer)));
   s->epochs = clmp_trainer_epochs_done(fx.trainer);
-  s->files = count_files(fx.work);
+  s->files = clmp_test_dir_entries(fx.work);
 }
 
 static void snapshot_free(snapshot *s) {
@@ -845,11 +836,8 @@ static clmp_status make_writer(void) {
 }
 
 static int make_folders(void) {
-  const char *root = getenv("CLMP_CACHE_DIR");
   char path[PATH_SIZE];
-  snprintf(fx.work, sizeof fx.work, "%s/test_hostile_api.XXXXXX", root ? root : "/tmp");
-  if (root) mkdir(root, 0755);
-  if (!mkdtemp(fx.work)) return -1;
+  if (clmp_test_work_dir(fx.work, sizeof fx.work, "test_hostile_api") != 0) return -1;
   snprintf(fx.data, sizeof fx.data, "%s/data", fx.work);
   if (mkdir(fx.data, 0755) || mkdir(path_of("@dir", path), 0755)) return -1;
   return clmp_test_write_dataset(fx.data, TRAIN_N, TEST_N, SEED);

@@ -28,10 +28,7 @@
 static char data_dir[4200], work_dir[4096];
 
 static int suite_init(void) {
-  const char *root = getenv("CLMP_CACHE_DIR");
-  snprintf(work_dir, sizeof work_dir, "%s/test_train.XXXXXX", root ? root : "/tmp");
-  if (root) mkdir(root, 0755);
-  if (!mkdtemp(work_dir)) return -1;
+  if (clmp_test_work_dir(work_dir, sizeof work_dir, "test_train") != 0) return -1;
   snprintf(data_dir, sizeof data_dir, "%s/data", work_dir);
   if (mkdir(data_dir, 0755) != 0) return -1;
   if (clmp_test_write_dataset(data_dir, TRAIN_N, TEST_N, SEED) != 0) return -1;
@@ -69,18 +66,6 @@ static void test_training_learns(void) {
     }
 }
 
-static unsigned char *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc(size > 0 ? (size_t)size : 1);
-  *n = b && fread(b, 1, (size_t)size, f) == (size_t)size ? (size_t)size : 0;
-  fclose(f);
-  return b;
-}
-
 /* A run of RESUME_EPOCHS epochs (the schedule spans them all) stopped after epoch `to`, from
  * `resume` when given; saves to save. */
 static void run_epochs(clmp_ctx *ctx, int to, const char *resume, const char *save) {
@@ -108,7 +93,7 @@ static void test_resume_is_bit_identical(void) {
     run_epochs(clmp_test_devs[d].ctx, 1, NULL, first);
     run_epochs(clmp_test_devs[d].ctx, RESUME_EPOCHS, first, resumed);
     size_t na = 0, nb = 0;
-    unsigned char *a = read_all(straight, &na), *b = read_all(resumed, &nb);
+    unsigned char *a = clmp_test_read_file(straight, &na), *b = clmp_test_read_file(resumed, &nb);
     CU_ASSERT(na > 0 && na == nb && memcmp(a, b, na) == 0);
     printf("\n    %s: %zu-byte checkpoints %s", clmp_test_devs[d].id, na,
            na == nb && a && b && !memcmp(a, b, na) ? "identical" : "DIFFER");
@@ -212,7 +197,7 @@ static void test_damaged_checkpoints(void) {
   snprintf(bad, sizeof bad, "%s/bad.safetensors", work_dir);
   run_epochs(ctx, 1, NULL, good);
   size_t n = 0;
-  unsigned char *b = read_all(good, &n);
+  unsigned char *b = clmp_test_read_file(good, &n);
   CU_ASSERT_FATAL(b && n > 64);
   clmp_train_config c = small_config(CLMP_PRECISION_FP16);
   clmp_trainer *t = NULL;
