@@ -94,11 +94,6 @@ typedef struct sbuf {
 /* --- helpers -----------------------------------------------------------------------------------
  */
 
-static const char *errno_text(int e, char *buf, size_t n) {
-  if (strerror_r(e, buf, n) != 0) snprintf(buf, n, "errno %d", e);
-  return buf;
-}
-
 static const char *dtype_name(clmp_dtype dt) {
   for (size_t i = 0; i < ST_N_DTYPES; i++)
     if (st_dtypes[i].dtype == dt) return st_dtypes[i].name;
@@ -454,7 +449,7 @@ static clmp_status slurp(const char *path, uint8_t **out, size_t *len) {
   struct stat sb;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || fstat(fd, &sb) != 0)
-    CLMP_RAISE(CLMP_ERR_IO, "cannot open %s: %s", path, errno_text(errno, text, sizeof text));
+    CLMP_RAISE(CLMP_ERR_IO, "cannot open %s: %s", path, clmp__errno_text(errno, text, sizeof text));
   if (!S_ISREG(sb.st_mode))
     CLMP_RAISE(CLMP_ERR_IO, "cannot read %s: %s", path,
                S_ISDIR(sb.st_mode) ? "it is a directory" : "not a regular file");
@@ -466,7 +461,7 @@ static clmp_status slurp(const char *path, uint8_t **out, size_t *len) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0)
       CLMP_RAISE(CLMP_ERR_IO, "%s: read failed at byte %zu: %s", path, got,
-                 errno_text(errno, text, sizeof text));
+                 clmp__errno_text(errno, text, sizeof text));
     if (r == 0) CLMP_RAISE(CLMP_ERR_IO, "%s: read %zu of %zu bytes (it shrank)", path, got, size);
     got += (size_t)r;
   }
@@ -797,7 +792,7 @@ static clmp_status temp_create(const char *path, int named, char **tmp_out, FILE
     return CLMP_SUCCESS;
   }
   clmp_status st = CLMP_FAIL(CLMP_ERR_IO, "cannot save %s: cannot create the temporary file %s: %s",
-                             path, tmp ? tmp : "(unnamed)", errno_text(e, text, sizeof text));
+                             path, tmp ? tmp : "(unnamed)", clmp__errno_text(e, text, sizeof text));
   free(tmp);
   return st;
 }
@@ -816,7 +811,7 @@ static clmp_status write_stream(FILE *fp, const clmp_st_writer *w, const sbuf *h
   char text[ERRNO_TEXT_MAX];
   return ok ? CLMP_SUCCESS
             : CLMP_FAIL(CLMP_ERR_IO, "cannot save %s: writing the temporary file %s failed: %s",
-                        path, tmp ? tmp : "(unnamed)", errno_text(errno, text, sizeof text));
+                        path, tmp ? tmp : "(unnamed)", clmp__errno_text(errno, text, sizeof text));
 }
 
 /* Makes the rename durable. Some file systems cannot sync a folder (EINVAL): that is no error. */
@@ -830,7 +825,7 @@ static clmp_status sync_dir(const char *path) {
   if (fd >= 0) close(fd);
   clmp_status st = ok ? CLMP_SUCCESS
                       : CLMP_FAIL(CLMP_ERR_IO, "saved %s, but syncing its folder %s failed: %s",
-                                  path, dir, errno_text(e, text, sizeof text));
+                                  path, dir, clmp__errno_text(e, text, sizeof text));
   free(dir);
   return st;
 }
@@ -856,10 +851,10 @@ static clmp_status save_via_temp(const clmp_st_writer *w, const sbuf *hdr, const
   if (!unnamed) fp = NULL;
   if (closed != 0)
     CLMP_RAISE(CLMP_ERR_IO, "cannot save %s: closing the temporary file %s failed: %s", path, tmp,
-               errno_text(errno, text, sizeof text));
+               clmp__errno_text(errno, text, sizeof text));
   if (rename(tmp, path) != 0)
     CLMP_RAISE(CLMP_ERR_IO, "cannot save %s: renaming %s over it failed: %s", path, tmp,
-               errno_text(errno, text, sizeof text));
+               clmp__errno_text(errno, text, sizeof text));
   free(tmp);
   tmp = NULL;
   st = sync_dir(path);
