@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <CUnit/Basic.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -45,4 +46,23 @@ uint64_t clmp_test_rand(uint64_t *state) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+size_t clmp_test_dir_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  size_t n = 0;
+  for (struct dirent *e; d && (e = readdir(d));) n++;
+  if (d) closedir(d);
+  return n;
+}
+
+unsigned char *clmp_test_read_file(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *b = NULL;
+  long size = f && !fseek(f, 0, SEEK_END) ? ftell(f) : -1;
+  *n = 0;
+  if (size >= 0 && !fseek(f, 0, SEEK_SET) && (b = malloc((size_t)size + 1)))
+    *n = fread(b, 1, (size_t)size, f);
+  if (f) fclose(f);
+  return b;
 }

@@ -21,4 +21,10 @@ int clmp_test_work_dir(char *buf, size_t size, const char *name);
 /* A small, seeded generator (splitmix64), so that random inputs are reproducible. */
 uint64_t clmp_test_rand(uint64_t *state);
 
+/* The number of entries of a folder ("." and ".." included); 0 when it cannot be read. */
+size_t clmp_test_dir_entries(const char *dir);
+
+/* A whole file as a malloc'd buffer of *n bytes; NULL when it cannot be read. */
+unsigned char *clmp_test_read_file(const char *path, size_t *n);
+
 #endif

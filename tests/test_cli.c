@@ -5,31 +5,18 @@
 
 #include "clmp/version.h"
 #include "harness.h"
+#include "spawn.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
-/* The command's exit statuses (tools/clmp/cli.h). */
-#define EXIT_OK     0
-#define EXIT_FAILED 1
-#define EXIT_USAGE  2
-
-#define MAX_ARGS       8    /* arguments after the program name */
-#define CMD_TEXT_MAX   1024 /* the command line as messages show it */
-#define MESSAGE_MAX    (64 * 1024)
-#define READ_CHUNK     4096
 #define TEMP_TEMPLATE  "clmp-test-cli-XXXXXX"
 #define NO_DEVICE_NAME "nosuchdevice"
 #define NO_ICD_NAME    "no-icd" /* the empty vendors folder under temp_root */
@@ -39,16 +26,6 @@ extern char **environ;
 #define ICD_VENDORS_PATH  "OPENCL_VENDOR_PATH"
 #define ICD_FILENAMES_VAR "OCL_ICD_FILENAMES"
 
-/* One finished run of the clmp program. */
-struct run {
-  char cmd[CMD_TEXT_MAX]; /* the environment changes and the command line, for messages */
-  int exit_code;          /* the exit status, or -1 when it did not exit normally */
-  int term_signal;        /* the signal that ended it, 0 if none */
-  char *out;              /* everything it wrote on stdout (NUL-terminated, malloc'd) */
-  char *err;              /* everything it wrote on stderr */
-};
-
-static const char *clmp_path;     /* CLMP_TEST_CLMP: the built clmp program */
 static char temp_root[PATH_MAX];  /* a folder for the captured output and the empty ICD dir */
 static char no_icd_dir[PATH_MAX]; /* an empty vendors folder: no OpenCL driver at all */
 static char env_vendors[PATH_MAX + sizeof ICD_VENDORS_VAR + 1];
@@ -88,175 +65,9 @@ static const struct {
 };
 #define N_BENCH_SECTIONS (sizeof bench_figures / sizeof *bench_figures)
 
-/* --- running the program ---------------------------------------------------------------------- */
-
-/* Whether environ's entry "NAME=value" names a variable that extra sets or removes. */
-static bool env_overridden(const char *entry, const char *const *extra) {
-  size_t name_len = strcspn(entry, "=");
-  for (; *extra; extra++) {
-    size_t len = strcspn(*extra, "=");
-    if (len == name_len && !strncmp(entry, *extra, len)) return true;
-  }
-  return false;
-}
-
-/* The child's environment: ours, less the variables that extra names, plus those it sets. The
- * array is malloc'd; its strings are borrowed. */
-static char **child_env(const char *const *extra) {
-  size_t n = 0, n_extra = 0, k = 0;
-  while (environ[n]) n++;
-  while (extra[n_extra]) n_extra++;
-  char **env = malloc((n + n_extra + 1) * sizeof *env);
-  if (!env) return NULL;
-  for (size_t i = 0; extra[i]; i++)
-    if (strchr(extra[i], '=')) env[k++] = (char *)extra[i];
-  for (size_t i = 0; i < n; i++)
-    if (!env_overridden(environ[i], extra)) env[k++] = environ[i];
-  env[k] = NULL;
-  return env;
-}
-
-/* Appends a and b to r->cmd, as much as fits. */
-static void cmd_append(struct run *r, const char *a, const char *b) {
-  size_t used = strlen(r->cmd);
-  snprintf(r->cmd + used, sizeof r->cmd - used, "%s%s", a, b);
-}
-
-/* "env -u VAR VAR=x /path/clmp a b": what ran, as a command that can be pasted into a shell. */
-static void describe(struct run *r, const char *const *extra, const char *const *args) {
-  r->cmd[0] = '\0';
-  if (*extra) cmd_append(r, "env ", "");
-  for (; *extra; extra++) {
-    cmd_append(r, strchr(*extra, '=') ? "" : "-u ", *extra);
-    cmd_append(r, " ", "");
-  }
-  cmd_append(r, clmp_path, "");
-  for (; *args; args++) cmd_append(r, " ", *args);
-}
-
-/* dir/name into buf; false if it does not fit. */
-static bool path_join(char *buf, size_t size, const char *dir, const char *name) {
-  int n = snprintf(buf, size, "%s/%s", dir, name);
-  return n > 0 && (size_t)n < size;
-}
-
-/* An anonymous temporary file under temp_root, or -1. */
-static int temp_file(void) {
-  char path[PATH_MAX];
-  if (!path_join(path, sizeof path, temp_root, "out-XXXXXX")) return -1;
-  int fd = mkstemp(path);
-  if (fd >= 0) unlink(path);
-  return fd;
-}
-
-/* The whole content of fd, from its start, as a malloc'd string; closes fd. */
-static char *read_all(int fd) {
-  size_t len = 0, cap = READ_CHUNK;
-  char *buf = malloc(cap + 1);
-  ssize_t got = 0;
-  if (buf && lseek(fd, 0, SEEK_SET) == 0) {
-    while ((got = read(fd, buf + len, cap - len)) > 0) {
-      len += (size_t)got;
-      if (len == cap) {
-        char *bigger = realloc(buf, 2 * cap + 1);
-        if (!bigger) break;
-        buf = bigger, cap *= 2;
-      }
-    }
-  }
-  if (buf) buf[len] = '\0';
-  close(fd);
-  return buf;
-}
-
-/* Starts clmp with args (NULL-terminated) and the environment changes in extra, stdout and
- * stderr going to out_fd and err_fd; waits for it. Returns false if it could not be run. */
-static bool spawn_wait(struct run *r, const char *const *extra, const char *const *args, int out_fd,
-                       int err_fd) {
-  char *argv[MAX_ARGS + 2] = {(char *)clmp_path};
-  for (size_t i = 0; args[i] && i < MAX_ARGS; i++) argv[i + 1] = (char *)args[i];
-  char **env = child_env(extra);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
-  pid_t pid;
-  int err = env ? posix_spawn(&pid, clmp_path, &fa, NULL, argv, env) : ENOMEM;
-  posix_spawn_file_actions_destroy(&fa);
-  free(env);
-  int ws = 0;
-  if (err || waitpid(pid, &ws, 0) != pid) {
-    fprintf(stderr, "cannot run %s: %s\n", r->cmd, strerror(err ? err : errno));
-    return false;
-  }
-  r->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
-  r->term_signal = WIFSIGNALED(ws) ? WTERMSIG(ws) : 0;
-  return true;
-}
-
-/* Runs clmp as described at spawn_wait and captures its output into r (free with run_free). */
-static bool run_clmp(struct run *r, const char *const *extra, const char *const *args) {
-  memset(r, 0, sizeof *r);
-  r->exit_code = -1;
-  describe(r, extra, args);
-  int out_fd = temp_file(), err_fd = temp_file();
-  bool ok = out_fd >= 0 && err_fd >= 0 && spawn_wait(r, extra, args, out_fd, err_fd);
-  r->out = out_fd >= 0 ? read_all(out_fd) : NULL;
-  r->err = err_fd >= 0 ? read_all(err_fd) : NULL;
-  return ok && r->out && r->err;
-}
-
-static void run_free(struct run *r) {
-  free(r->out);
-  free(r->err);
-  r->out = r->err = NULL;
-}
-
-#define ARGS(...)             ((const char *const[]){__VA_ARGS__, NULL})
-#define RUN(r, extra, ...)    run_clmp((r), (extra), ARGS(__VA_ARGS__))
-#define EXPECT(r, cond, what) expect(__LINE__, (r), (cond), (what))
-#define EXPECT_EXIT(r, code)  expect_exit(__LINE__, (r), (code))
-#define EXPECT_IN(r, text, needle) \
-  EXPECT((r), contains((text), (needle)), "output has '" needle "'")
-
-/* --- assertions that show the run ------------------------------------------------------------- */
-
-static bool contains(const char *text, const char *needle) {
-  return text && strstr(text, needle);
-}
-
-/* Records one assertion; on failure the message holds the command, its exit status and output. */
-static void expect(unsigned line, const struct run *r, bool ok, const char *what) {
-  static char msg[MESSAGE_MAX];
-  char ended[64] = "";
-  if (r->term_signal) snprintf(ended, sizeof ended, " (killed by signal %d)", r->term_signal);
-  if (ok) {
-    snprintf(msg, sizeof msg, "%s: %s", r->cmd, what);
-  } else {
-    snprintf(msg, sizeof msg,
-             "%s\n    command: %s\n    exit status: %d%s\n    --- stdout ---\n%s\n    --- stderr "
-             "---\n%s",
-             what, r->cmd, r->exit_code, ended, r->out ? r->out : "(none)",
-             r->err ? r->err : "(none)");
-  }
-  CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-
-static void expect_exit(unsigned line, const struct run *r, int code) {
-  char what[64];
-  snprintf(what, sizeof what, "exit status %d", code);
-  expect(line, r, r->exit_code == code && !r->term_signal, what);
-}
-
 /* --- suite set-up ----------------------------------------------------------------------------- */
 
 static int suite_init(void) {
-  clmp_path = getenv("CLMP_TEST_CLMP");
-  if (!clmp_path || !*clmp_path) {
-    fprintf(stderr, "test_cli: CLMP_TEST_CLMP is not set: it must hold the path of the built clmp "
-                    "program (ctest sets it)\n");
-    return 1;
-  }
   const char *tmp = getenv("TMPDIR");
   if (!path_join(temp_root, sizeof temp_root, tmp && *tmp ? tmp : "/tmp", TEMP_TEMPLATE) ||
       !mkdtemp(temp_root)) {
@@ -269,6 +80,7 @@ static int suite_init(void) {
     rmdir(temp_root);
     return 1;
   }
+  if (!spawn_init(temp_root)) return 1;
   snprintf(env_vendors, sizeof env_vendors, ICD_VENDORS_VAR "=%s", no_icd_dir);
   snprintf(env_vendor_path, sizeof env_vendor_path, ICD_VENDORS_PATH "=%s", no_icd_dir);
   return 0;

@@ -8,16 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "../host/runtime/runtime.h"
 #include "clmp/clmp.h"
+#include "dataset.h"
 #include "devices.h"
 #include "harness.h"
 
-#define SIDE          28
-#define PIXELS        (SIDE * SIDE)
-#define CLASSES       10
+#define SIDE          CLMP_TEST_SIDE
+#define PIXELS        CLMP_TEST_PIXELS
+#define CLASSES       CLMP_TEST_CLASSES
 #define TRAIN_N       1536
 #define TEST_N        500
 #define SEED          0x7a1e5u
@@ -29,62 +29,11 @@
 
 static char data_dir[4200], work_dir[4096];
 
-/* Class c: a bright 6x6 block at a class-specific place, on noise. */
-static void make_images(uint8_t *img, uint8_t *lab, size_t n, uint64_t seed) {
-  for (size_t i = 0; i < n; i++) {
-    int c = (int)(clmp_test_rand(&seed) % CLASSES);
-    lab[i] = (uint8_t)c;
-    uint8_t *p = img + i * PIXELS;
-    for (int k = 0; k < PIXELS; k++) p[k] = (uint8_t)(clmp_test_rand(&seed) % 96);
-    int r0 = 2 + (c / 5) * 12, c0 = 2 + (c % 5) * 5;
-    for (int r = r0; r < r0 + 6; r++)
-      for (int q = c0; q < c0 + 6 && q < SIDE; q++) p[r * SIDE + q] = 160 + (uint8_t)(q % 64);
-  }
-}
-
-static void put_u32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
-/* An IDX file of unsigned bytes, gzip-compressed or plain. */
-static int write_idx(const char *path, const uint8_t *data, int ndim, const uint32_t *dims,
-                     int gz) {
-  uint8_t head[4 + 4 * 3] = {0, 0, 0x08, (uint8_t)ndim};
-  size_t n = 1;
-  for (int i = 0; i < ndim; i++) put_u32(head + 4 + 4 * i, dims[i]), n *= dims[i];
-  size_t hlen = 4 + 4 * (size_t)ndim;
-  if (gz) {
-    gzFile f = gzopen(path, "wb");
-    int ok = f && gzwrite(f, head, (unsigned)hlen) == (int)hlen &&
-             gzwrite(f, data, (unsigned)n) == (int)n;
-    return (f && gzclose(f) == Z_OK && ok) ? 0 : -1;
-  }
-  FILE *f = fopen(path, "wb");
-  int ok = f && fwrite(head, 1, hlen, f) == hlen && fwrite(data, 1, n, f) == n;
-  return (f && fclose(f) == 0 && ok) ? 0 : -1;
-}
-
-static int write_split(const char *prefix, size_t n, uint64_t seed, int gz) {
-  uint8_t *img = malloc(n * PIXELS), *lab = malloc(n);
-  char path[4400];
-  int rc = -1;
-  if (img && lab) {
-    make_images(img, lab, n, seed);
-    uint32_t idims[3] = {(uint32_t)n, SIDE, SIDE}, ldims[1] = {(uint32_t)n};
-    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte%s", data_dir, prefix, gz ? ".gz" : "");
-    rc = write_idx(path, img, 3, idims, gz);
-    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", data_dir, prefix, gz ? ".gz" : "");
-    if (rc == 0) rc = write_idx(path, lab, 1, ldims, gz);
-  }
-  free(img), free(lab);
-  return rc;
-}
-
 static int suite_init(void) {
   if (clmp_test_work_dir(work_dir, sizeof work_dir, "test_train") != 0) return -1;
   snprintf(data_dir, sizeof data_dir, "%s/data", work_dir);
   if (mkdir(data_dir, 0755) != 0) return -1;
-  if (write_split("train", TRAIN_N, SEED, 1) || write_split("t10k", TEST_N, SEED + 1, 0)) return -1;
+  if (clmp_test_write_dataset(data_dir, TRAIN_N, TEST_N, SEED) != 0) return -1;
   return clmp_test_devices_open(1) > 0 ? 0 : -1;
 }
 
@@ -119,18 +68,6 @@ static void test_training_learns(void) {
     }
 }
 
-static unsigned char *read_all(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc(size > 0 ? (size_t)size : 1);
-  *n = b && fread(b, 1, (size_t)size, f) == (size_t)size ? (size_t)size : 0;
-  fclose(f);
-  return b;
-}
-
 /* A run of RESUME_EPOCHS epochs (the schedule spans them all) stopped after epoch `to`, from
  * `resume` when given; saves to save. */
 static void run_epochs(clmp_ctx *ctx, int to, const char *resume, const char *save) {
@@ -158,7 +95,7 @@ static void test_resume_is_bit_identical(void) {
     run_epochs(clmp_test_devs[d].ctx, 1, NULL, first);
     run_epochs(clmp_test_devs[d].ctx, RESUME_EPOCHS, first, resumed);
     size_t na = 0, nb = 0;
-    unsigned char *a = read_all(straight, &na), *b = read_all(resumed, &nb);
+    unsigned char *a = clmp_test_read_file(straight, &na), *b = clmp_test_read_file(resumed, &nb);
     CU_ASSERT(na > 0 && na == nb && memcmp(a, b, na) == 0);
     printf("\n    %s: %zu-byte checkpoints %s", clmp_test_devs[d].id, na,
            na == nb && a && b && !memcmp(a, b, na) ? "identical" : "DIFFER");
@@ -204,9 +141,9 @@ static void bad_dataset(const char *name, const uint8_t *img, uint32_t img_n, co
   mkdir(dir, 0755);
   uint32_t idims[3] = {img_n, SIDE, SIDE}, ldims[1] = {lab_n};
   snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
-  CU_ASSERT_EQUAL(write_idx(path, img, 3, idims, 0), 0);
+  CU_ASSERT_EQUAL(clmp_test_write_idx(path, img, 3, idims, 0), 0);
   snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
-  CU_ASSERT_EQUAL(write_idx(path, lab, 1, ldims, 0), 0);
+  CU_ASSERT_EQUAL(clmp_test_write_idx(path, lab, 1, ldims, 0), 0);
   clmp_train_config c = small_config(CLMP_PRECISION_FP16);
   c.data_dir = dir;
   clmp_trainer *t = NULL;
@@ -218,7 +155,7 @@ static void bad_dataset(const char *name, const uint8_t *img, uint32_t img_n, co
 
 static void test_damaged_datasets(void) {
   static uint8_t img[64 * PIXELS], lab[64];
-  make_images(img, lab, 64, SEED);
+  clmp_test_make_images(img, lab, 64, SEED);
   bad_dataset("no-test-split", img, 64, lab, 64, CLMP_ERR_IO);
   bad_dataset("count-mismatch", img, 64, lab, 63, CLMP_ERR_FORMAT);
   lab[7] = CLASSES;
@@ -262,7 +199,7 @@ static void test_damaged_checkpoints(void) {
   snprintf(bad, sizeof bad, "%s/bad.safetensors", work_dir);
   run_epochs(ctx, 1, NULL, good);
   size_t n = 0;
-  unsigned char *b = read_all(good, &n);
+  unsigned char *b = clmp_test_read_file(good, &n);
   CU_ASSERT_FATAL(b && n > 64);
   clmp_train_config c = small_config(CLMP_PRECISION_FP16);
   clmp_trainer *t = NULL;

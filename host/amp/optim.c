@@ -30,7 +30,8 @@ void clmp_optim_config_default(clmp_optim_config *cfg, clmp_optimizer kind) {
   cfg->weight_decay = kind == CLMP_ADAMW ? ADAMW_WEIGHT_DECAY : 0.0f;
 }
 
-static clmp_status check_config(const clmp_optim_config *c) {
+clmp_status clmp__optim_config_check(const clmp_optim_config *c, const char *op,
+                                     const char *prefix) {
   const char *bad = NULL;
   if ((unsigned)c->kind > CLMP_ADAMW)
     bad = "kind";
@@ -49,7 +50,7 @@ static clmp_status check_config(const clmp_optim_config *c) {
   else if (!(c->clip_norm >= 0) || !isfinite(c->clip_norm))
     bad = "clip_norm (>= 0)";
   if (!bad) return CLMP_SUCCESS;
-  return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_optim_create: bad %s", bad);
+  return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: bad %s%s", op, prefix, bad);
 }
 
 static clmp_status check_arenas(const clmp_tensor *master, const clmp_tensor *grads,
@@ -62,6 +63,9 @@ static clmp_status check_arenas(const clmp_tensor *master, const clmp_tensor *gr
   if (st == CLMP_SUCCESS && working) st = clmp__check_float(working, op, "working");
   if (st == CLMP_SUCCESS && working) st = clmp__check_same_ctx(master, working, op);
   if (st == CLMP_SUCCESS && working) st = clmp__check_numel(working, master->numel, op, "working");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(master, grads, 0, op, "master", "grads");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(working, master, 0, op, "working", "master");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(working, grads, 0, op, "working", "grads");
   if (st == CLMP_SUCCESS && scaler && scaler->ctx != master->ctx)
     st = CLMP_FAIL(CLMP_ERR_CONTEXT_MISMATCH, "%s: the scaler is on another context", op);
   return st;
@@ -91,7 +95,7 @@ clmp_status clmp_optim_create(const clmp_optim_config *cfg, clmp_tensor *master,
                               clmp_optim **out) {
   if (!cfg || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_optim_create: NULL");
   *out = NULL;
-  clmp_status st = check_config(cfg);
+  clmp_status st = clmp__optim_config_check(cfg, "clmp_optim_create", "");
   if (st == CLMP_SUCCESS) st = check_arenas(master, grads, working, scaler);
   if (st != CLMP_SUCCESS) return st;
   clmp_optim *o = calloc(1, sizeof *o);

@@ -26,7 +26,8 @@ static int positive(float x) {
   return isfinite(x) && x > 0.0f;
 }
 
-static clmp_status check_config(const clmp_scaler_config *c) {
+clmp_status clmp__scaler_config_check(const clmp_scaler_config *c, const char *op,
+                                      const char *prefix) {
   const char *bad = NULL;
   if ((unsigned)c->mode > CLMP_SCALE_OFF)
     bad = "mode";
@@ -43,7 +44,7 @@ static clmp_status check_config(const clmp_scaler_config *c) {
   else if (!positive(c->min_scale) || !positive(c->max_scale) || c->min_scale > c->max_scale)
     bad = "min_scale / max_scale (finite, 0 < min <= max)";
   if (!bad) return CLMP_SUCCESS;
-  return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_scaler_create: bad %s", bad);
+  return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: bad %s%s", op, prefix, bad);
 }
 
 static clmp__scaler_params params_of(const clmp_scaler_config *c) {
@@ -64,7 +65,7 @@ clmp_status clmp_scaler_create(clmp_ctx *ctx, const clmp_scaler_config *cfg, clm
     c = *cfg;
   else
     clmp_scaler_config_default(&c);
-  clmp_status st = check_config(&c);
+  clmp_status st = clmp__scaler_config_check(&c, "clmp_scaler_create", "");
   if (st != CLMP_SUCCESS) return st;
   clmp_scaler *s = calloc(1, sizeof *s);
   if (!s) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_scaler_create");

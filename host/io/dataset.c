@@ -1,26 +1,36 @@
 /* host/io/dataset.c: an IDX image dataset (images [N, H, W] and labels [N], plain or gzip) loaded
  * onto a device as u8 tensors, checked against each other, with the pixel statistics that the
  * input transform standardises with. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "../runtime/error.h"
+#include "../runtime/util.h"
 #include "dataset.h"
 
-#define PATH_SIZE 4096
-#define PIXEL_MAX 255.0
+#define PATH_SIZE      4096
+#define ERRNO_TEXT_MAX 128
+#define PIXEL_MAX      255.0
 
-/* dir/<prefix>-<kind>-idx<n>-ubyte, or the same with .gz. */
+/* dir/<prefix>-<kind>-idx<n>-ubyte, or the same with .gz. When neither is there, the system's
+ * reason when it is not simply absent (a folder that cannot be read, a file in place of it). */
 static clmp_status find_file(const char *dir, const char *prefix, const char *kind, int n,
                              char *path) {
   struct stat sb;
+  char text[ERRNO_TEXT_MAX];
   snprintf(path, PATH_SIZE, "%s/%s-%s-idx%d-ubyte.gz", dir, prefix, kind, n);
   if (stat(path, &sb) == 0) return CLMP_SUCCESS;
+  int e = errno;
   snprintf(path, PATH_SIZE, "%s/%s-%s-idx%d-ubyte", dir, prefix, kind, n);
   if (stat(path, &sb) == 0) return CLMP_SUCCESS;
-  return CLMP_FAIL(CLMP_ERR_IO, "dataset: no %s-%s-idx%d-ubyte[.gz] in %s", prefix, kind, n, dir);
+  if (errno != ENOENT) e = errno;
+  if (e == ENOENT)
+    return CLMP_FAIL(CLMP_ERR_IO, "dataset: no %s-%s-idx%d-ubyte[.gz] in %s", prefix, kind, n, dir);
+  return CLMP_FAIL(CLMP_ERR_IO, "dataset: cannot look for %s-%s-idx%d-ubyte[.gz] in %s: %s", prefix,
+                   kind, n, dir, clmp__errno_text(e, text, sizeof text));
 }
 
 static clmp_status check_pair(const clmp_idx *img, const clmp_idx *lab, const char *path,

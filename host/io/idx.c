@@ -11,6 +11,7 @@
 
 #include "clmp/io.h"
 #include "error.h"
+#include "util.h"
 
 #define IDX_PREFIX_BYTES 4    /* 0x00 0x00, type, ndim */
 #define IDX_DIM_BYTES    4    /* each dim: u32 big-endian */
@@ -33,11 +34,6 @@ typedef struct idx_header {
 /* Reads path with at most limit bytes decompressed (clmp_idx_read's bound is IDX_READ_LIMIT;
  * tests pass a small one). Internal: declared here and in tests/test_io.c. */
 clmp_status clmp__idx_read_limited(const char *path, size_t limit, clmp_idx *out);
-
-static const char *errno_text(int e, char *buf, size_t n) {
-  if (strerror_r(e, buf, n) != 0) snprintf(buf, n, "errno %d", e);
-  return buf;
-}
 
 static uint32_t be32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
@@ -119,7 +115,7 @@ static clmp_status gz_failure(gzFile gz, const char *path) {
   if (zerr == Z_ERRNO) {
     char text[ERRNO_TEXT_MAX];
     return CLMP_FAIL(CLMP_ERR_IO, "%s: read failed: %s", path,
-                     errno_text(errno, text, sizeof text));
+                     clmp__errno_text(errno, text, sizeof text));
   }
   if (zerr == Z_BUF_ERROR)
     return CLMP_FAIL(CLMP_ERR_FORMAT, "%s: truncated gzip stream (%s)", path, msg);
@@ -173,12 +169,14 @@ static clmp_status gz_open(const char *path, gzFile *out) {
   char text[ERRNO_TEXT_MAX];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return CLMP_FAIL(CLMP_ERR_IO, "cannot open %s: %s", path, errno_text(errno, text, sizeof text));
+    return CLMP_FAIL(CLMP_ERR_IO, "cannot open %s: %s", path,
+                     clmp__errno_text(errno, text, sizeof text));
   struct stat sb;
   if (fstat(fd, &sb) != 0) {
     int e = errno;
     close(fd);
-    return CLMP_FAIL(CLMP_ERR_IO, "cannot stat %s: %s", path, errno_text(e, text, sizeof text));
+    return CLMP_FAIL(CLMP_ERR_IO, "cannot stat %s: %s", path,
+                     clmp__errno_text(e, text, sizeof text));
   }
   if (!S_ISREG(sb.st_mode)) {
     close(fd);

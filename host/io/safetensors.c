@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clmp/io.h"
 #include "error.h"
+#include "unnamed.h"
 #include "util.h"
 
 #define ST_LEN_BYTES   8          /* the u64 little-endian header length */
@@ -19,6 +21,7 @@
 #define ST_MAX_EXACT   0x1p53     /* JSON numbers beyond 2^53 are not exact in a double */
 #define ST_META        "__metadata__"
 #define ST_TMP_SUFFIX  ".tmp-XXXXXX" /* mkstemp's template, beside the target */
+#define ST_LINK_TRIES  4             /* names tried for a complete unnamed temporary file */
 #define ST_NEW_MODE    0644          /* a new file's permissions; a replaced file keeps its own */
 #define ST_MODE_BITS   0777
 #define ST_SB_MIN      256 /* the header buffer's first capacity */
@@ -90,11 +93,6 @@ typedef struct sbuf {
 
 /* --- helpers -----------------------------------------------------------------------------------
  */
-
-static const char *errno_text(int e, char *buf, size_t n) {
-  if (strerror_r(e, buf, n) != 0) snprintf(buf, n, "errno %d", e);
-  return buf;
-}
 
 static const char *dtype_name(clmp_dtype dt) {
   for (size_t i = 0; i < ST_N_DTYPES; i++)
@@ -451,7 +449,7 @@ static clmp_status slurp(const char *path, uint8_t **out, size_t *len) {
   struct stat sb;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 || fstat(fd, &sb) != 0)
-    CLMP_RAISE(CLMP_ERR_IO, "cannot open %s: %s", path, errno_text(errno, text, sizeof text));
+    CLMP_RAISE(CLMP_ERR_IO, "cannot open %s: %s", path, clmp__errno_text(errno, text, sizeof text));
   if (!S_ISREG(sb.st_mode))
     CLMP_RAISE(CLMP_ERR_IO, "cannot read %s: %s", path,
                S_ISDIR(sb.st_mode) ? "it is a directory" : "not a regular file");
@@ -463,7 +461,7 @@ static clmp_status slurp(const char *path, uint8_t **out, size_t *len) {
     if (r < 0 && errno == EINTR) continue;
     if (r < 0)
       CLMP_RAISE(CLMP_ERR_IO, "%s: read failed at byte %zu: %s", path, got,
-                 errno_text(errno, text, sizeof text));
+                 clmp__errno_text(errno, text, sizeof text));
     if (r == 0) CLMP_RAISE(CLMP_ERR_IO, "%s: read %zu of %zu bytes (it shrank)", path, got, size);
     got += (size_t)r;
   }
@@ -729,28 +727,72 @@ static clmp_status build_header(const clmp_st_writer *w, sbuf *b, const char *pa
                 : CLMP_SUCCESS;
 }
 
-/* A temporary file beside path, with path's permission bits when it exists (else 0644). */
-static clmp_status temp_create(const char *path, char **tmp_out, FILE **fp_out) {
+/* The folder that holds path ("." when path has no slash). */
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return clmp__strdup(".");
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  char *d = malloc(n + 1);
+  if (!d) return NULL;
+  memcpy(d, path, n);
+  d[n] = '\0';
+  return d;
+}
+
+/* An unnamed file in path's folder (host/io/unnamed.c), or -1 where there are none. */
+static int unnamed_open(const char *path) {
+  char *dir = dir_of(path);
+  int fd = dir ? clmp__unnamed_open(dir) : -1;
+  free(dir);
+  return fd;
+}
+
+/* Gives the unnamed file fd a fresh name beside path, <path>.tmp-<pid>-<clock>-<try> (made up,
+ * not created, so that nothing is left between two steps); the name, or NULL when it cannot. */
+static char *unnamed_link(int fd, const char *path) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  for (unsigned k = 0; k < ST_LINK_TRIES; k++) {
+    char *tmp = clmp__aprintf("%s.tmp-%ld-%lx%lx-%u", path, (long)getpid(), (long)ts.tv_sec,
+                              (long)ts.tv_nsec, k);
+    if (!tmp) return NULL;
+    if (clmp__unnamed_link(fd, tmp) == 0) return tmp;
+    int taken = errno == EEXIST;
+    free(tmp);
+    if (!taken) return NULL;
+  }
+  return NULL;
+}
+
+/* A new file's permission bits: those of the file at path when it exists, else 0644. */
+static mode_t temp_mode(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_mode & ST_MODE_BITS : ST_NEW_MODE;
+}
+
+/* A temporary file beside path, with temp_mode's bits: unnamed (*tmp_out NULL) unless named is
+ * set or the system has no unnamed files, else named by mkstemp. */
+static clmp_status temp_create(const char *path, int named, char **tmp_out, FILE **fp_out) {
   char text[ERRNO_TEXT_MAX];
-  char *tmp = clmp__aprintf("%s%s", path, ST_TMP_SUFFIX);
-  if (!tmp) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a file name", path);
-  int fd = mkstemp(tmp), e = errno;
-  if (fd >= 0) {
-    struct stat sb;
-    mode_t mode =
-        stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_mode & ST_MODE_BITS : ST_NEW_MODE;
-    FILE *fp = fchmod(fd, mode) == 0 ? fdopen(fd, "wb") : NULL;
-    if (fp) {
-      *tmp_out = tmp;
-      *fp_out = fp;
-      return CLMP_SUCCESS;
-    }
+  char *tmp = NULL;
+  FILE *fp = NULL;
+  int fd = named ? -1 : unnamed_open(path);
+  if (fd < 0 && !(tmp = clmp__aprintf("%s%s", path, ST_TMP_SUFFIX)))
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a file name", path);
+  if (fd < 0) fd = mkstemp(tmp);
+  int e = errno;
+  if (fd >= 0 && !(fp = fchmod(fd, temp_mode(path)) == 0 ? fdopen(fd, "wb") : NULL)) {
     e = errno;
     close(fd);
-    unlink(tmp);
+    if (tmp) unlink(tmp);
+  }
+  if (fp) {
+    *tmp_out = tmp;
+    *fp_out = fp;
+    return CLMP_SUCCESS;
   }
   clmp_status st = CLMP_FAIL(CLMP_ERR_IO, "cannot save %s: cannot create the temporary file %s: %s",
-                             path, tmp, errno_text(e, text, sizeof text));
+                             path, tmp ? tmp : "(unnamed)", clmp__errno_text(e, text, sizeof text));
   free(tmp);
   return st;
 }
@@ -769,24 +811,11 @@ static clmp_status write_stream(FILE *fp, const clmp_st_writer *w, const sbuf *h
   char text[ERRNO_TEXT_MAX];
   return ok ? CLMP_SUCCESS
             : CLMP_FAIL(CLMP_ERR_IO, "cannot save %s: writing the temporary file %s failed: %s",
-                        path, tmp, errno_text(errno, text, sizeof text));
+                        path, tmp ? tmp : "(unnamed)", clmp__errno_text(errno, text, sizeof text));
 }
 
-/* The folder that holds path ("." when path has no slash). */
-static char *dir_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) return clmp__strdup(".");
-  size_t n = slash == path ? 1 : (size_t)(slash - path);
-  char *d = malloc(n + 1);
-  if (!d) return NULL;
-  memcpy(d, path, n);
-  d[n] = '\0';
-  return d;
-}
-
-/* Makes the rename of path in dir durable. Some file systems cannot sync a folder (EINVAL): that
- * is no error. */
-static clmp_status sync_dir(const char *dir, const char *path) {
+/* Makes the rename durable. Some file systems cannot sync a folder (EINVAL): that is no error. */
+static clmp_status sync_dir(const char *path, const char *dir) {
   char text[ERRNO_TEXT_MAX];
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int ok = fd >= 0 && (fsync(fd) == 0 || errno == EINVAL);
@@ -794,40 +823,57 @@ static clmp_status sync_dir(const char *dir, const char *path) {
   if (fd >= 0) close(fd);
   return ok ? CLMP_SUCCESS
             : CLMP_FAIL(CLMP_ERR_IO, "saved %s, but syncing its folder %s failed: %s", path, dir,
-                        errno_text(e, text, sizeof text));
+                        clmp__errno_text(e, text, sizeof text));
+}
+
+/* Writes the file through a temporary one renamed over path: unnamed unless named is set; an
+ * unnamed file that cannot be given a name sets *retry (then the caller tries a named one). */
+static clmp_status save_via_temp(const clmp_st_writer *w, const sbuf *hdr, const char *path,
+                                 int named, int *retry) {
+  char text[ERRNO_TEXT_MAX];
+  char *tmp = NULL, *dir = NULL;
+  FILE *fp = NULL;
+  clmp_status st = CLMP_SUCCESS;
+  /* Allocated before the rename, so that running out of memory leaves the old file in place. */
+  if (!(dir = dir_of(path)))
+    CLMP_RAISE(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a folder name", path);
+  CLMP_TRY(temp_create(path, named, &tmp, &fp));
+  CLMP_TRY(write_stream(fp, w, hdr, tmp, path));
+  int unnamed = !tmp;
+  if (unnamed && !(tmp = unnamed_link(fileno(fp), path))) {
+    *retry = 1;
+    goto cleanup;
+  }
+  /* A named file is closed before the rename (a close can still fail); an unnamed one was synced
+   * and is renamed at once, so that its name lives as briefly as possible. */
+  int closed = unnamed ? 0 : fclose(fp);
+  if (!unnamed) fp = NULL;
+  if (closed != 0)
+    CLMP_RAISE(CLMP_ERR_IO, "cannot save %s: closing the temporary file %s failed: %s", path, tmp,
+               clmp__errno_text(errno, text, sizeof text));
+  if (rename(tmp, path) != 0)
+    CLMP_RAISE(CLMP_ERR_IO, "cannot save %s: renaming %s over it failed: %s", path, tmp,
+               clmp__errno_text(errno, text, sizeof text));
+  free(tmp);
+  tmp = NULL;
+  st = sync_dir(path, dir);
+cleanup:
+  if (fp) fclose(fp);
+  if (tmp) unlink(tmp);
+  free(tmp);
+  free(dir);
+  return st;
 }
 
 clmp_status clmp_st_writer_save(const clmp_st_writer *w, const char *path) {
   if (!w || !path || !*path)
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_st_writer_save: NULL or empty %s",
                      w ? "path" : "writer");
-  char text[ERRNO_TEXT_MAX];
   sbuf hdr = {NULL, 0, 0, 0};
-  char *tmp = NULL, *dir = NULL;
-  FILE *fp = NULL;
-  clmp_status st = CLMP_SUCCESS;
-  CLMP_TRY(build_header(w, &hdr, path));
-  /* Allocated before the rename, so that running out of memory leaves the old file in place. */
-  if (!(dir = dir_of(path)))
-    CLMP_RAISE(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a folder name", path);
-  CLMP_TRY(temp_create(path, &tmp, &fp));
-  CLMP_TRY(write_stream(fp, w, &hdr, tmp, path));
-  int closed = fclose(fp);
-  fp = NULL;
-  if (closed != 0)
-    CLMP_RAISE(CLMP_ERR_IO, "cannot save %s: closing the temporary file %s failed: %s", path, tmp,
-               errno_text(errno, text, sizeof text));
-  if (rename(tmp, path) != 0)
-    CLMP_RAISE(CLMP_ERR_IO, "cannot save %s: renaming %s over it failed: %s", path, tmp,
-               errno_text(errno, text, sizeof text));
-  free(tmp);
-  tmp = NULL;
-  st = sync_dir(dir, path);
-cleanup:
-  if (fp) fclose(fp);
-  if (tmp) unlink(tmp);
-  free(tmp);
-  free(dir);
+  int retry = 0;
+  clmp_status st = build_header(w, &hdr, path);
+  if (st == CLMP_SUCCESS) st = save_via_temp(w, &hdr, path, 0, &retry);
+  if (st == CLMP_SUCCESS && retry) st = save_via_temp(w, &hdr, path, 1, &retry);
   free(hdr.p);
   return st;
 }

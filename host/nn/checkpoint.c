@@ -2,12 +2,14 @@
  * Hugging Face tools without clmp): master weights, optimizer moments, and the scaler state, step,
  * epoch, architecture, precision and input transform as string metadata. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../runtime/error.h"
+#include "clmp/convert.h"
 #include "clmp/io.h"
 #include "trainer_impl.h"
 
@@ -50,6 +52,31 @@ static clmp_status arenas_alloc(const clmp_trainer *t, arenas *a) {
   if (a->master && (a->moments < 1 || a->m[0]) && (a->moments < 2 || a->m[1])) return CLMP_SUCCESS;
   arenas_free(a);
   return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "checkpoint of %zu parameters", p);
+}
+
+/* Whether v stays finite once rounded to the working dtype d (f32, f16 or bf16). */
+static int finite_in(clmp_dtype d, float v) {
+  if (d == CLMP_F16) v = clmp_f16_to_f32(clmp_f32_to_f16(v));
+  if (d == CLMP_BF16) v = clmp_bf16_to_f32(clmp_f32_to_bf16(v));
+  return isfinite(v);
+}
+
+/* Weights the model can train from: every master weight finite in the working precision (an
+ * fp16 weight beyond 65504 is inf in the copy the model computes with), every moment finite. */
+static clmp_status check_finite(const clmp_trainer *t, const arenas *a, const char *op,
+                                const char *path) {
+  size_t p = clmp_mlp_params(t->model);
+  clmp_dtype d = clmp_tensor_dtype(clmp_mlp_working(t->model));
+  for (size_t i = 0; i < p; i++)
+    if (!finite_in(d, a->master[i]))
+      return CLMP_FAIL(CLMP_ERR_NON_FINITE, "%s: %s: weight %zu is %g, not finite in %s", op, path,
+                       i, (double)a->master[i], clmp_dtype_name(d));
+  for (int k = 0; k < a->moments; k++)
+    for (size_t i = 0; i < p; i++)
+      if (!isfinite(a->m[k][i]))
+        return CLMP_FAIL(CLMP_ERR_NON_FINITE, "%s: %s: optimizer %s %zu is %g", op, path,
+                         moment_name(t, k), i, (double)a->m[k][i]);
+  return CLMP_SUCCESS;
 }
 
 /* --- save ---------------------------------------------------------------------------------------
@@ -125,13 +152,15 @@ static clmp_status read_arenas(const clmp_trainer *t, arenas *a) {
 }
 
 clmp_status clmp_trainer_save(const clmp_trainer *t, const char *path) {
-  if (!t || !path) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_save: NULL");
+  if (!t || !path || !*path)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_save: NULL trainer or empty path");
   arenas a;
   clmp_st_writer *w = NULL;
   clmp_scaler_state s;
   clmp_status st = arenas_alloc(t, &a);
   if (st != CLMP_SUCCESS) return st;
   st = read_arenas(t, &a);
+  if (st == CLMP_SUCCESS) st = check_finite(t, &a, "clmp_trainer_save: refusing to write", path);
   if (st == CLMP_SUCCESS) st = clmp_scaler_read(t->scaler, &s);
   if (st == CLMP_SUCCESS) st = clmp_st_writer_create(&w);
   if (st == CLMP_SUCCESS) st = add_tensors(t, w, &a);
@@ -252,7 +281,8 @@ static clmp_status apply(clmp_trainer *t, const arenas *a, const resume_point *p
 }
 
 clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path) {
-  if (!t || !path) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_resume: NULL");
+  if (!t || !path || !*path)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_resume: NULL trainer or empty path");
   clmp_safetensors *f = NULL;
   arenas a = {0};
   resume_point p;
@@ -262,6 +292,7 @@ clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path) {
   if (st == CLMP_SUCCESS) st = arenas_alloc(t, &a);
   for (int i = 0; st == CLMP_SUCCESS && i <= t->cfg.hidden_layers; i++)
     st = take_layer(t, f, path, i, &a);
+  if (st == CLMP_SUCCESS) st = check_finite(t, &a, "checkpoint", path);
   if (st == CLMP_SUCCESS) st = apply(t, &a, &p);
   arenas_free(&a);
   clmp_safetensors_free(f);

@@ -6,11 +6,13 @@
 
 #include "../runtime/error.h"
 #include "../runtime/util.h"
-#include "../tensor/tensor_impl.h"
+#include "../ops/table.h"
 #include "clmp/nn.h"
 
 /* Each parameter tensor starts on a multiple of this many elements (256 bytes in f32). */
 #define ARENA_ALIGN 64
+/* The most parameters a model may have: their f32 bytes, and the alignment, never overflow. */
+#define PARAMS_MAX (SIZE_MAX / sizeof(float) / 2)
 
 typedef struct mlp_layer {
   size_t in, out, w_off, b_off;
@@ -48,16 +50,27 @@ static clmp_status check_config(const clmp_mlp_config *c) {
   return CLMP_SUCCESS;
 }
 
-/* Lays the parameters out: weight then bias of each layer, each aligned. */
-static void layout(clmp_mlp *m) {
+/* *off += n * k, aligned; 0 when that would pass PARAMS_MAX. */
+static int grow(size_t *off, size_t n, size_t k) {
+  if (*off > PARAMS_MAX || (k && n > (PARAMS_MAX - *off) / k)) return 0;
+  *off = align_up(*off + n * k);
+  return 1;
+}
+
+/* Lays the parameters out: weight then bias of each layer, each aligned; 0 when the count of
+ * parameters overflows. */
+static int layout(clmp_mlp *m) {
   size_t off = 0;
   for (int i = 0; i < m->cfg.layers; i++) {
     mlp_layer *L = &m->l[i];
     L->in = m->cfg.sizes[i], L->out = m->cfg.sizes[i + 1];
-    L->w_off = off, off = align_up(off + L->in * L->out);
-    L->b_off = off, off = align_up(off + L->out);
+    L->w_off = off;
+    if (!grow(&off, L->in, L->out)) return 0;
+    L->b_off = off;
+    if (!grow(&off, L->out, 1)) return 0;
   }
   m->params = off;
+  return 1;
 }
 
 static clmp_status view_of(clmp_tensor *arena, size_t off, int ndim, size_t a, size_t b,
@@ -101,7 +114,10 @@ clmp_status clmp_mlp_create(clmp_ctx *ctx, const clmp_mlp_config *cfg, clmp_mlp 
   clmp_mlp *m = calloc(1, sizeof *m);
   if (!m) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_mlp_create");
   m->ctx = ctx, m->cfg = *cfg;
-  layout(m);
+  if (!layout(m))
+    CLMP_RAISE(CLMP_ERR_SIZE_OVERFLOW,
+               "clmp_mlp_create: the parameter count overflows (widths %zu, %zu, ...)",
+               cfg->sizes[0], cfg->sizes[1]);
   CLMP_TRY(clmp_tensor_create(ctx, CLMP_F32, 1, &m->params, &m->master));
   CLMP_TRY(clmp_tensor_create(ctx, cfg->dtype, 1, &m->params, &m->working));
   CLMP_TRY(clmp_tensor_create(ctx, cfg->dtype, 1, &m->params, &m->grads));
@@ -238,13 +254,26 @@ static clmp_status layer_backward(clmp_mlp *m, int i, clmp_tensor *d, float beta
   return st;
 }
 
+/* labels: i32 [batch of the last forward]; scale: NULL or f32 [1]; both on the model's context. */
+static clmp_status check_backward(const clmp_mlp *m, const clmp_tensor *labels,
+                                  const clmp_tensor *scale) {
+  const char *op = "clmp_mlp_backward";
+  if (!m || !labels) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: NULL model or labels", op);
+  if (!m->batch) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: no forward pass yet", op);
+  clmp_status st = clmp__check_dtype(labels, CLMP_I32, op, "labels");
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(m->master, labels, op);
+  if (st == CLMP_SUCCESS) st = clmp__check_numel(labels, m->batch, op, "labels");
+  if (st == CLMP_SUCCESS && scale) st = clmp__check_scalar(scale, CLMP_F32, m->master, op, "scale");
+  return st;
+}
+
 clmp_status clmp_mlp_backward(clmp_mlp *m, const clmp_tensor *labels, const clmp_tensor *scale,
                               int accumulate) {
-  if (!m || !labels) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_mlp_backward: NULL");
-  if (!m->batch) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_mlp_backward: no forward");
+  clmp_status st = check_backward(m, labels, scale);
+  if (st != CLMP_SUCCESS) return st;
   int top = m->cfg.layers - 1;
   clmp_tensor *d = NULL;
-  clmp_status st = rows_of(m->grad_act[(top + 1) % 2], m->batch, m->l[top].out, &d);
+  st = rows_of(m->grad_act[(top + 1) % 2], m->batch, m->l[top].out, &d);
   if (st == CLMP_SUCCESS) st = clmp_softmax_xent_backward(m->logits, labels, scale, d);
   for (int i = top; st == CLMP_SUCCESS && i >= 0; i--) {
     clmp_tensor *dx = NULL;

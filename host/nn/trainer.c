@@ -52,8 +52,10 @@ static clmp_status check_config(const clmp_train_config *c) {
     bad = "schedule";
   for (int i = 0; !bad && i < c->hidden_layers; i++)
     if (c->hidden[i] == 0) bad = "hidden size (>= 1)";
-  return bad ? CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create: bad %s", bad)
-             : CLMP_SUCCESS;
+  if (bad) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create: bad %s", bad);
+  /* Before the dataset is loaded, so that a bad option fails at once. */
+  clmp_status st = clmp__optim_config_check(&c->optim, "clmp_trainer_create", "optim.");
+  return st ? st : clmp__scaler_config_check(&c->scaler, "clmp_trainer_create", "scaler.");
 }
 
 static clmp_dtype precision_dtype(clmp_precision p) {
@@ -124,8 +126,9 @@ static clmp_status size_run(clmp_trainer *t) {
   t->micro = c->batch / (size_t)c->accum;
   t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
   if (t->steps_per_epoch == 0)
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "batch %zu is larger than the %zu examples",
-                     c->batch, t->train.n);
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
+                     "clmp_trainer_create: batch %zu is larger than the %zu examples", c->batch,
+                     t->train.n);
   /* x = (pixel / 255 - mean) / std, as one multiply-add on the raw pixel. */
   t->in_scale = (float)(1.0 / (255.0 * t->train.std));
   t->in_shift = (float)(-t->train.mean / t->train.std);
@@ -335,6 +338,40 @@ static uint32_t longest_skip_run(clmp_trainer *t, const epoch_log *log,
   return longest;
 }
 
+/* Whether the master weights and their working copy are all finite. An update can overflow them
+ * (a learning rate far too large) from finite gradients, which the scaler never sees; every later
+ * step would then be skipped. One read. */
+static clmp_status weights_finite(clmp_trainer *t, int *finite) {
+  int32_t flag = 0;
+  clmp_status st = clmp_fill(t->count, 0.0f);
+  if (st == CLMP_SUCCESS) st = clmp_nonfinite_check(clmp_mlp_master(t->model), t->count);
+  if (st == CLMP_SUCCESS) st = clmp_nonfinite_check(clmp_mlp_working(t->model), t->count);
+  if (st == CLMP_SUCCESS) st = clmp_tensor_read(t->count, CLMP_I32, &flag, 1);
+  *finite = flag == 0;
+  return st;
+}
+
+/* The end of an epoch: training stops when the weights are no longer finite, or after
+ * max_skipped consecutive skipped steps; else the test set is evaluated. */
+static clmp_status end_epoch(clmp_trainer *t, const epoch_log *log, const clmp_scaler_state *after,
+                             clmp_epoch_stats *out) {
+  int finite = 1;
+  uint32_t run = longest_skip_run(t, log, after);
+  clmp_status st = weights_finite(t, &finite);
+  if (st != CLMP_SUCCESS) return st;
+  if (!finite)
+    return CLMP_FAIL(CLMP_ERR_NON_FINITE,
+                     "training stopped in epoch %d: an update made the weights inf or NaN (is the "
+                     "learning rate too large?); %u consecutive steps skipped, loss scale now %g",
+                     t->epoch + 1, t->skip_run, (double)after->scale);
+  if (t->cfg.max_skipped && run >= t->cfg.max_skipped)
+    return CLMP_FAIL(CLMP_ERR_NON_FINITE,
+                     "training stopped in epoch %d: %u consecutive steps skipped for non-finite "
+                     "gradients (loss scale now %g)",
+                     t->epoch + 1, run, (double)after->scale);
+  return evaluate(t, &out->test_accuracy);
+}
+
 static clmp_status run_steps(clmp_trainer *t, void (*progress)(size_t, size_t, void *),
                              void *user) {
   clmp_status st = shuffle(t);
@@ -372,14 +409,7 @@ clmp_status clmp_trainer_epoch(clmp_trainer *t, void (*progress)(size_t, size_t,
     out->images_per_s = (double)(t->steps_per_epoch * t->cfg.batch) / (t1 - t0);
     out->skipped = after.skipped - t->skipped_total;
     t->skipped_total = after.skipped;
-    uint32_t run = longest_skip_run(t, &log, &after);
-    if (t->cfg.max_skipped && run >= t->cfg.max_skipped)
-      st = CLMP_FAIL(CLMP_ERR_NON_FINITE,
-                     "training stopped in epoch %d: %u consecutive steps skipped for non-finite "
-                     "gradients (loss scale now %g)",
-                     t->epoch + 1, run, (double)after.scale);
-    else
-      st = evaluate(t, &out->test_accuracy);
+    st = end_epoch(t, &log, &after, out);
   }
   t->epoch++;
   free(log.loss), free(log.state);

@@ -41,7 +41,8 @@ clmp_status clmp__cl_act_backward(clmp__act act, const clmp_tensor *x, const clm
   return clmp__launch_1d(dx->ctx, k, "act_backward", args, 7, dx->numel);
 }
 
-/* Every tensor present, all of one context, of float dtypes, with t[0]'s element count. */
+/* Every tensor present, all of one context, of float dtypes, with t[0]'s element count; the
+ * output t[n - 1] in place of an input or apart from it. */
 static clmp_status check_all(const char *op, int n, const clmp_tensor *const t[],
                              const char *const names[]) {
   clmp_status st = CLMP_SUCCESS;
@@ -50,6 +51,8 @@ static clmp_status check_all(const char *op, int n, const clmp_tensor *const t[]
   for (int i = 0; i < n && st == CLMP_SUCCESS; i++) st = clmp__check_float(t[i], op, names[i]);
   for (int i = 1; i < n && st == CLMP_SUCCESS; i++)
     st = clmp__check_numel(t[i], t[0]->numel, op, names[i]);
+  for (int i = 0; i < n - 1 && st == CLMP_SUCCESS; i++)
+    st = clmp__check_disjoint(t[n - 1], t[i], 1, op, names[n - 1], names[i]);
   return st;
 }
 

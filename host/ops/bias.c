@@ -63,12 +63,14 @@ static clmp_status check_bias(const clmp_tensor *m, const char *m_name, const cl
 
 clmp_status clmp_bias_add(clmp_tensor *y, const clmp_tensor *bias) {
   clmp_status st = check_bias(y, "y", bias, "bias", "clmp_bias_add");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(y, bias, 0, "clmp_bias_add", "y", "bias");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(y->ctx)->bias_add(y, bias);
 }
 
 clmp_status clmp_bias_grad(const clmp_tensor *dy, float beta, clmp_tensor *db) {
   clmp_status st = check_bias(dy, "dy", db, "db", "clmp_bias_grad");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(db, dy, 0, "clmp_bias_grad", "db", "dy");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(db->ctx)->bias_grad(dy, beta, db);
 }

@@ -24,6 +24,7 @@ clmp_status clmp_cast(const clmp_tensor *src, clmp_tensor *dst) {
   if (st == CLMP_SUCCESS) st = clmp__check_float(src, "clmp_cast", "src");
   if (st == CLMP_SUCCESS) st = clmp__check_float(dst, "clmp_cast", "dst");
   if (st == CLMP_SUCCESS) st = clmp__check_numel(dst, src->numel, "clmp_cast", "dst");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(dst, src, 1, "clmp_cast", "dst", "src");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(dst->ctx)->cast(src, dst);
 }

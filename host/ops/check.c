@@ -53,6 +53,16 @@ clmp_status clmp__check_matrix(const clmp_tensor *t, const char *op, const char 
   return st;
 }
 
+clmp_status clmp__check_disjoint(const clmp_tensor *out, const clmp_tensor *in, int alias_ok,
+                                 const char *op, const char *out_name, const char *in_name) {
+  if (!out || !in || !clmp__tensors_overlap(out, in)) return CLMP_SUCCESS;
+  if (alias_ok && out->offset == in->offset && clmp_tensor_nbytes(out) == clmp_tensor_nbytes(in) &&
+      clmp_dtype_size(out->dtype) == clmp_dtype_size(in->dtype))
+    return CLMP_SUCCESS;
+  return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: %s overlaps %s in memory%s", op, out_name,
+                   in_name, alias_ok ? " (it may only be the very same elements)" : "");
+}
+
 const char *clmp__dtype_define(clmp_dtype d) {
   switch (d) {
   case CLMP_F32: return "F32";

@@ -36,5 +36,7 @@ clmp_status clmp_gather_rows(const clmp_tensor *src, const clmp_tensor *idx, flo
   if (st == CLMP_SUCCESS) st = clmp__check_numel(idx, batch, op, "idx");
   if (st == CLMP_SUCCESS && dcols != cols)
     st = CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "%s: dst has %zu columns, src %zu", op, dcols, cols);
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(dst, src, 0, op, "dst", "src");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(dst, idx, 0, op, "dst", "idx");
   return st == CLMP_SUCCESS ? clmp__ops_of(dst->ctx)->gather_rows(src, idx, scale, shift, dst) : st;
 }

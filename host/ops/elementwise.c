@@ -67,6 +67,7 @@ static clmp_status check_axpby(const clmp_tensor *x, const clmp_tensor *y, const
   if (st == CLMP_SUCCESS) st = clmp__check_float(x, op, "x");
   if (st == CLMP_SUCCESS) st = clmp__check_float(y, op, "y");
   if (st == CLMP_SUCCESS) st = clmp__check_numel(y, x->numel, op, "y");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(y, x, 1, op, "y", "x");
   return st;
 }
 

@@ -31,9 +31,9 @@ static size_t matrix_end(const clmp_matrix *m) {
   return span + m->offset;
 }
 
-/* A matrix argument on its own: a float tensor, non-empty, ld >= cols, inside its tensor. */
-static clmp_status check_matrix(const clmp_matrix *m, const char *name) {
-  static const char *op = "clmp_gemm";
+/* A matrix argument on its own: a float tensor, non-empty, ld >= cols, inside its tensor. op
+ * names the public function in messages. */
+static clmp_status check_matrix(const char *op, const clmp_matrix *m, const char *name) {
   clmp_status st = clmp__check_float(m->t, op, name);
   if (st != CLMP_SUCCESS) return st;
   if (!m->rows || !m->cols)
@@ -60,13 +60,13 @@ static size_t op_cols(clmp_transpose t, const clmp_matrix *m) {
 }
 
 /* op(A) [M, K] x op(B) [K, N] -> C [M, N]. */
-static clmp_status check_shapes(clmp_transpose ta, clmp_transpose tb, const clmp_matrix *a,
-                                const clmp_matrix *b, const clmp_matrix *c) {
+static clmp_status check_shapes(const char *op, clmp_transpose ta, clmp_transpose tb,
+                                const clmp_matrix *a, const clmp_matrix *b, const clmp_matrix *c) {
   size_t m = op_rows(ta, a), k = op_cols(ta, a), kb = op_rows(tb, b), n = op_cols(tb, b);
   if (k != kb || c->rows != m || c->cols != n)
     return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE,
-                     "clmp_gemm: op(A) [%zu, %zu] x op(B) [%zu, %zu] does not give C [%zu, %zu]", m,
-                     k, kb, n, c->rows, c->cols);
+                     "%s: op(A) [%zu, %zu] x op(B) [%zu, %zu] does not give C [%zu, %zu]", op, m, k,
+                     kb, n, c->rows, c->cols);
   return CLMP_SUCCESS;
 }
 
@@ -80,27 +80,34 @@ static int overlaps(const clmp_matrix *x, const clmp_matrix *c) {
   return x0 < c1 && c0 < x1;
 }
 
-static clmp_status check_gemm(clmp_transpose ta, clmp_transpose tb, const clmp_matrix *a,
-                              const clmp_matrix *b, const clmp_matrix *c) {
+static clmp_status check_gemm(const char *op, clmp_transpose ta, clmp_transpose tb,
+                              const clmp_matrix *a, const clmp_matrix *b, const clmp_matrix *c) {
   if ((ta != CLMP_NO_TRANS && ta != CLMP_TRANS) || (tb != CLMP_NO_TRANS && tb != CLMP_TRANS))
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_gemm: transpose %d, %d", (int)ta, (int)tb);
-  clmp_status st = check_matrix(a, "A");
-  if (st == CLMP_SUCCESS) st = check_matrix(b, "B");
-  if (st == CLMP_SUCCESS) st = check_matrix(c, "C");
-  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(a->t, c->t, "clmp_gemm");
-  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(b->t, c->t, "clmp_gemm");
-  if (st == CLMP_SUCCESS) st = check_shapes(ta, tb, a, b, c);
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: transpose %d, %d", op, (int)ta, (int)tb);
+  clmp_status st = check_matrix(op, a, "A");
+  if (st == CLMP_SUCCESS) st = check_matrix(op, b, "B");
+  if (st == CLMP_SUCCESS) st = check_matrix(op, c, "C");
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(a->t, c->t, op);
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(b->t, c->t, op);
+  if (st == CLMP_SUCCESS) st = check_shapes(op, ta, tb, a, b, c);
   if (st == CLMP_SUCCESS && (overlaps(a, c) || overlaps(b, c)))
-    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_gemm: C overlaps %s in memory",
+    st = CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: C overlaps %s in memory", op,
                    overlaps(a, c) ? "A" : "B");
   return st;
 }
 
+/* The checks, then the context's backend; op is the public function called. */
+static clmp_status gemm_checked(const char *op, clmp_transpose ta, clmp_transpose tb, float alpha,
+                                const clmp_matrix *a, const clmp_matrix *b, float beta,
+                                const clmp_matrix *c) {
+  clmp_status st = check_gemm(op, ta, tb, a, b, c);
+  if (st != CLMP_SUCCESS) return st;
+  return clmp__ops_of(c->t->ctx)->gemm(ta, tb, alpha, a, b, beta, c);
+}
+
 clmp_status clmp_gemm_ex(clmp_transpose ta, clmp_transpose tb, float alpha, clmp_matrix a,
                          clmp_matrix b, float beta, clmp_matrix c) {
-  clmp_status st = check_gemm(ta, tb, &a, &b, &c);
-  if (st != CLMP_SUCCESS) return st;
-  return clmp__ops_of(c.t->ctx)->gemm(ta, tb, alpha, &a, &b, beta, &c);
+  return gemm_checked("clmp_gemm_ex", ta, tb, alpha, &a, &b, beta, &c);
 }
 
 /* The whole of a 2-D tensor as a matrix. */
@@ -118,7 +125,7 @@ clmp_status clmp_gemm(clmp_transpose ta, clmp_transpose tb, float alpha, const c
   if (st == CLMP_SUCCESS) st = whole_matrix(b, "B", &mb);
   if (st == CLMP_SUCCESS) st = whole_matrix(c, "C", &mc);
   if (st != CLMP_SUCCESS) return st;
-  return clmp_gemm_ex(ta, tb, alpha, ma, mb, beta, mc);
+  return gemm_checked("clmp_gemm", ta, tb, alpha, &ma, &mb, beta, &mc);
 }
 
 /* --- CLBlast ---------------------------------------------------------------------------------- */

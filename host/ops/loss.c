@@ -141,6 +141,8 @@ clmp_status clmp_softmax_xent(const clmp_tensor *logits, const clmp_tensor *labe
   size_t rows = 0;
   clmp_status st = check_logits_labels(logits, labels, op, &rows);
   if (st == CLMP_SUCCESS) st = clmp__check_scalar(loss, CLMP_F32, logits, op, "loss");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(loss, logits, 0, op, "loss", "logits");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(loss, labels, 0, op, "loss", "labels");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(logits->ctx)->softmax_xent(logits, labels, loss);
 }
@@ -155,6 +157,9 @@ clmp_status clmp_softmax_xent_backward(const clmp_tensor *logits, const clmp_ten
   if (st == CLMP_SUCCESS) st = clmp__check_float(dlogits, op, "dlogits");
   if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(logits, dlogits, op);
   if (st == CLMP_SUCCESS) st = clmp__check_numel(dlogits, logits->numel, op, "dlogits");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(dlogits, logits, 1, op, "dlogits", "logits");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(dlogits, labels, 0, op, "dlogits", "labels");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(dlogits, scale, 0, op, "dlogits", "scale");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(logits->ctx)->softmax_xent_backward(logits, labels, scale, dlogits);
 }
@@ -167,6 +172,7 @@ clmp_status clmp_argmax(const clmp_tensor *x, clmp_tensor *out) {
   if (st == CLMP_SUCCESS) st = clmp__check_dtype(out, CLMP_I32, op, "out");
   if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(x, out, op);
   if (st == CLMP_SUCCESS) st = clmp__check_numel(out, rows, op, "out");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(out, x, 0, op, "out", "x");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(x->ctx)->argmax(x, out);
 }
@@ -177,6 +183,8 @@ clmp_status clmp_correct_count(const clmp_tensor *logits, const clmp_tensor *lab
   size_t rows = 0;
   clmp_status st = check_logits_labels(logits, labels, op, &rows);
   if (st == CLMP_SUCCESS) st = clmp__check_scalar(count, CLMP_I32, logits, op, "count");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(count, logits, 0, op, "count", "logits");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(count, labels, 0, op, "count", "labels");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(logits->ctx)->correct_count(logits, labels, count);
 }

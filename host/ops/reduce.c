@@ -84,6 +84,7 @@ clmp_status clmp_nonfinite_check(const clmp_tensor *x, clmp_tensor *flag) {
   const char *op = "clmp_nonfinite_check";
   clmp_status st = clmp__check_float(x, op, "x");
   if (st == CLMP_SUCCESS) st = clmp__check_scalar(flag, CLMP_I32, x, op, "flag");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(flag, x, 0, op, "flag", "x");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(x->ctx)->nonfinite_check(x, flag);
 }
@@ -92,6 +93,7 @@ clmp_status clmp_sum_squares(const clmp_tensor *x, float beta, clmp_tensor *out)
   const char *op = "clmp_sum_squares";
   clmp_status st = clmp__check_float(x, op, "x");
   if (st == CLMP_SUCCESS) st = clmp__check_scalar(out, CLMP_F32, x, op, "out");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(out, x, 0, op, "out", "x");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(x->ctx)->sum_squares(x, beta, out);
 }

@@ -133,6 +133,10 @@ clmp_status clmp__check_scalar(const clmp_tensor *t, clmp_dtype d, const clmp_te
 /* A matrix [rows, cols]: a 2-D tensor; *rows and *cols receive its dimensions. */
 clmp_status clmp__check_matrix(const clmp_tensor *t, const char *op, const char *name, size_t *rows,
                                size_t *cols);
+/* An output's bytes may not meet an input's; with alias_ok they may be the very same elements
+ * (same offset, byte size and element size: an element-wise op run in place). */
+clmp_status clmp__check_disjoint(const clmp_tensor *out, const clmp_tensor *in, int alias_ok,
+                                 const char *op, const char *out_name, const char *in_name);
 int clmp__dtype_is_float(clmp_dtype d);
 /* The storage dtype's name as kernels' -D options spell it: "F32", "F16", "BF16". */
 const char *clmp__dtype_define(clmp_dtype d);

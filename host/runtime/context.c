@@ -41,7 +41,8 @@ static int contains_nocase(const char *hay, const char *needle) {
 
 /* "no device matches" with the list of what exists, so the user can pick. */
 static clmp_status no_match(const char *device, const clmp_device_info *list, size_t count) {
-  clmp_status st = CLMP_FAIL(CLMP_ERR_NO_DEVICE, "no device matches \"%s\"", device);
+  clmp_status st =
+      CLMP_FAIL(CLMP_ERR_NO_DEVICE, "clmp_device_select: no device matches \"%s\"", device);
   clmp__error_append("; devices:");
   for (size_t i = 0; i < count; i++)
     clmp__error_append(" cl:%zu \"%s\" (%s);", i, list[i].name, list[i].platform);

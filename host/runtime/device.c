@@ -161,6 +161,7 @@ void clmp_devices_free(clmp_device_info *list) {
 }
 
 void clmp_device_ref_info(clmp_device_info *out) {
+  if (!out) return;
   memset(out, 0, sizeof *out);
   out->index = -1;
   out->kind = CLMP_DEVICE_REF;

@@ -35,3 +35,8 @@ uint64_t clmp__splitmix64(uint64_t *state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
+
+const char *clmp__errno_text(int e, char *buf, size_t n) {
+  if (strerror_r(e, buf, n) != 0) snprintf(buf, n, "errno %d", e);
+  return buf;
+}

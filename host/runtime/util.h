@@ -3,6 +3,7 @@
 #ifndef CLMP_HOST_UTIL_H
 #define CLMP_HOST_UTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* A malloc'ed, formatted string, or NULL when memory runs out. */
@@ -18,5 +19,8 @@ uint64_t clmp__splitmix64(uint64_t *state);
 
 /* A malloc'ed copy of s, or NULL. */
 char *clmp__strdup(const char *s);
+
+/* The system's text for errno value e, in buf of n bytes (thread-safe strerror). */
+const char *clmp__errno_text(int e, char *buf, size_t n);
 
 #endif

@@ -31,22 +31,25 @@ const char *clmp_dtype_name(clmp_dtype dtype) {
   return dtype_valid(dtype) ? dtype_table[dtype].name : "?";
 }
 
-/* Checks dtype and shape and computes the element count and byte size, overflow-checked. */
-static clmp_status shape_size(clmp_dtype dtype, int ndim, const size_t *shape, size_t *numel,
-                              size_t *bytes) {
-  if (!dtype_valid(dtype)) return CLMP_FAIL(CLMP_ERR_INVALID_DTYPE, "dtype %d", (int)dtype);
-  if (ndim < 1 || ndim > CLMP_MAX_DIMS || !shape)
-    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "tensor of %d dimensions (1 to %d allowed)", ndim,
+/* Checks dtype and shape and computes the element count and byte size, overflow-checked; op
+ * names the public function in messages. */
+static clmp_status shape_size(const char *op, clmp_dtype dtype, int ndim, const size_t *shape,
+                              size_t *numel, size_t *bytes) {
+  if (!dtype_valid(dtype)) return CLMP_FAIL(CLMP_ERR_INVALID_DTYPE, "%s: dtype %d", op, (int)dtype);
+  if (ndim < 1 || ndim > CLMP_MAX_DIMS)
+    return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "%s: %d dimensions (1 to %d allowed)", op, ndim,
                      CLMP_MAX_DIMS);
+  if (!shape) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: NULL shape", op);
   size_t n = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] == 0) return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "dimension %d of a tensor is 0", i);
+    if (shape[i] == 0) return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "%s: dimension %d is 0", op, i);
     if (n > SIZE_MAX / shape[i])
-      return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW, "element count overflows at dimension %d", i);
+      return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW, "%s: element count overflows at dimension %d", op,
+                       i);
     n *= shape[i];
   }
   if (n > SIZE_MAX / clmp_dtype_size(dtype))
-    return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW, "%zu elements of %s overflow size_t", n,
+    return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW, "%s: %zu elements of %s overflow size_t", op, n,
                      clmp_dtype_name(dtype));
   *numel = n;
   *bytes = n * clmp_dtype_size(dtype);
@@ -55,10 +58,11 @@ static clmp_status shape_size(clmp_dtype dtype, int ndim, const size_t *shape, s
 
 static clmp_status storage_create(clmp_ctx *ctx, size_t bytes, clmp__storage **out) {
   if (bytes > ctx->info.max_alloc)
-    return CLMP_FAIL(CLMP_ERR_TOO_LARGE, "%zu bytes on \"%s\", which allows %llu in one buffer",
+    return CLMP_FAIL(CLMP_ERR_TOO_LARGE,
+                     "clmp_tensor_create: %zu bytes on \"%s\", which allows %llu in one buffer",
                      bytes, ctx->info.name, (unsigned long long)ctx->info.max_alloc);
   clmp__storage *s = calloc(1, sizeof *s);
-  if (!s) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "tensor storage");
+  if (!s) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_tensor_create: storage");
   s->refs = 1;
   s->bytes = bytes;
   if (ctx->is_ref) {
@@ -66,7 +70,7 @@ static clmp_status storage_create(clmp_ctx *ctx, size_t bytes, clmp__storage **o
     s->host = rounded >= bytes ? aligned_alloc(REF_ALIGN, rounded) : NULL;
     if (s->host) return *out = s, CLMP_SUCCESS;
     free(s);
-    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "%zu bytes of tensor storage on ref", bytes);
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_tensor_create: %zu bytes on ref", bytes);
   }
   cl_int err = CL_SUCCESS;
   /* Host-unified devices: host-visible memory, which uploads map instead of copying into. */
@@ -74,7 +78,8 @@ static clmp_status storage_create(clmp_ctx *ctx, size_t bytes, clmp__storage **o
   s->mem = clCreateBuffer(ctx->context, flags, bytes, NULL, &err);
   if (err == CL_SUCCESS) return *out = s, CLMP_SUCCESS;
   free(s);
-  return CLMP_FAIL(err, "clCreateBuffer(%zu bytes) on \"%s\"", bytes, ctx->info.name);
+  return CLMP_FAIL(err, "clmp_tensor_create: clCreateBuffer(%zu bytes) on \"%s\"", bytes,
+                   ctx->info.name);
 }
 
 static void storage_release(clmp__storage *s) {
@@ -102,7 +107,7 @@ clmp_status clmp_tensor_create(clmp_ctx *ctx, clmp_dtype dtype, int ndim, const 
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_tensor_create: NULL argument");
   *out = NULL;
   size_t numel = 0, bytes = 0;
-  clmp_status st = shape_size(dtype, ndim, shape, &numel, &bytes);
+  clmp_status st = shape_size("clmp_tensor_create", dtype, ndim, shape, &numel, &bytes);
   if (st != CLMP_SUCCESS) return st;
   clmp_tensor *t = tensor_new(ctx, dtype, ndim, shape, numel);
   if (!t) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_tensor_create");
@@ -120,14 +125,16 @@ clmp_status clmp_tensor_view(clmp_tensor *base, size_t byte_offset, clmp_dtype d
   if (!base || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_tensor_view: NULL argument");
   *out = NULL;
   size_t numel = 0, bytes = 0;
-  clmp_status st = shape_size(dtype, ndim, shape, &numel, &bytes);
+  clmp_status st = shape_size("clmp_tensor_view", dtype, ndim, shape, &numel, &bytes);
   if (st != CLMP_SUCCESS) return st;
   size_t avail = clmp_tensor_nbytes(base);
   if (byte_offset % clmp_dtype_size(dtype))
-    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS, "view offset %zu is not a multiple of %s's size",
-                     byte_offset, clmp_dtype_name(dtype));
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS,
+                     "clmp_tensor_view: offset %zu is not a multiple of %s's size", byte_offset,
+                     clmp_dtype_name(dtype));
   if (byte_offset > avail || bytes > avail - byte_offset)
-    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS, "view of %zu bytes at offset %zu in %zu bytes", bytes,
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_BOUNDS,
+                     "clmp_tensor_view: %zu bytes at offset %zu of a tensor of %zu bytes", bytes,
                      byte_offset, avail);
   clmp_tensor *t = tensor_new(base->ctx, dtype, ndim, shape, numel);
   if (!t) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp_tensor_view");

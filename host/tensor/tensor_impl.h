@@ -28,6 +28,13 @@ static inline void *clmp__tensor_host(const clmp_tensor *t) {
   return t->storage->host ? (char *)t->storage->host + t->offset : NULL;
 }
 
+/* Whether two tensors' bytes intersect (they share storage and their ranges meet). */
+static inline int clmp__tensors_overlap(const clmp_tensor *a, const clmp_tensor *b) {
+  size_t a_end = a->offset + a->numel * clmp_dtype_size(a->dtype);
+  size_t b_end = b->offset + b->numel * clmp_dtype_size(b->dtype);
+  return a->storage == b->storage && a->offset < b_end && b->offset < a_end;
+}
+
 /* Element i of a host array of a float dtype (f32, f16, bf16), as fp32 (exact). */
 float clmp__load_f32(clmp_dtype d, const void *p, size_t i);
 /* Stores v as element i of a host array of a float dtype, rounded to nearest even. */

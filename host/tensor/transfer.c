@@ -138,8 +138,12 @@ clmp_status clmp_tensor_copy(clmp_tensor *dst, const clmp_tensor *src) {
   if (clmp_tensor_nbytes(dst) != bytes)
     return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "clmp_tensor_copy: %zu bytes into %zu", bytes,
                      clmp_tensor_nbytes(dst));
+  if (clmp__tensors_overlap(dst, src)) {
+    if (dst->offset == src->offset) return CLMP_SUCCESS; /* the very same bytes */
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_tensor_copy: src and dst overlap in memory");
+  }
   if (dst->ctx->is_ref) {
-    memmove(clmp__tensor_host(dst), clmp__tensor_host(src), bytes);
+    memcpy(clmp__tensor_host(dst), clmp__tensor_host(src), bytes);
     return CLMP_SUCCESS;
   }
   cl_int err = clEnqueueCopyBuffer(dst->ctx->queue, src->storage->mem, dst->storage->mem,

@@ -98,10 +98,13 @@ CLMP_API clmp_status clmp_st_writer_meta(clmp_st_writer *w, const char *key, con
 
 /* Writes the file atomically: tensors in the order added, data contiguous, the header padded
  * with spaces to a multiple of 8 bytes. A temporary file beside path is written, synced and
- * renamed over path, then the folder is synced. On failure (CLMP_ERR_IO, with path and the
- * system's reason) the temporary file is removed and an existing file at path is untouched; only
- * a failed sync of the folder, after the rename, is reported with the new file in place. A new
- * file gets mode 0644; a replaced one keeps its permission bits. */
+ * renamed over path, then the folder is synced. Where the system allows (Linux's O_TMPFILE) the
+ * temporary file has no name until it is complete, so a process killed while writing leaves
+ * nothing behind; elsewhere it can leave a <path>.tmp-* file, which later saves ignore. On
+ * failure (CLMP_ERR_IO, with path and the system's reason) the temporary file is removed and an
+ * existing file at path is untouched; only a failed sync of the folder, after the rename, is
+ * reported with the new file in place. A new file gets mode 0644; a replaced one keeps its
+ * permission bits. */
 CLMP_API clmp_status clmp_st_writer_save(const clmp_st_writer *w, const char *path);
 
 /* Frees the writer and its copies of the data. NULL is a no-op. */

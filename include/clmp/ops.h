@@ -2,7 +2,10 @@
  * Every op checks its arguments first and fails with a specific status without touching data.
  * Ops are queued, not waited for; reading a tensor waits. Storage dtypes are f32, f16 and bf16
  * unless said otherwise; arithmetic and accumulation are fp32. Tensors are row-major; a "matrix"
- * is a 2-D tensor [rows, cols]. Tensors of one call belong to one context. */
+ * is a 2-D tensor [rows, cols]. Tensors of one call belong to one context. An output may share
+ * memory with an input only where an op says so (then as the very same elements, "x may be y");
+ * any other overlap of an output with an input is refused with CLMP_ERR_INVALID_ARGUMENT, since a
+ * device would compute it in an undefined order. */
 #ifndef CLMP_OPS_H
 #define CLMP_OPS_H
 

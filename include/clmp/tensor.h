@@ -31,8 +31,10 @@ CLMP_API size_t clmp_dtype_size(clmp_dtype dtype);
 CLMP_API const char *clmp_dtype_name(clmp_dtype dtype);
 
 /* Allocates a contiguous row-major tensor of ndim (1..4) dimensions, each at least 1. Fails with
- * CLMP_ERR_SIZE_OVERFLOW when the byte size overflows, CLMP_ERR_TOO_LARGE beyond the device's
- * maximum allocation. Contents are undefined until written. */
+ * CLMP_ERR_INVALID_ARGUMENT for a NULL pointer, CLMP_ERR_INVALID_DTYPE, CLMP_ERR_INVALID_SHAPE
+ * for a bad ndim or a 0 dimension, CLMP_ERR_SIZE_OVERFLOW when the byte size overflows,
+ * CLMP_ERR_TOO_LARGE beyond the device's maximum allocation. Contents are undefined until
+ * written. */
 CLMP_API clmp_status clmp_tensor_create(clmp_ctx *ctx, clmp_dtype dtype, int ndim,
                                         const size_t *shape, clmp_tensor **out);
 
@@ -55,7 +57,9 @@ CLMP_API clmp_status clmp_tensor_write(clmp_tensor *t, clmp_dtype src_dtype, con
 CLMP_API clmp_status clmp_tensor_read(const clmp_tensor *t, clmp_dtype dst_dtype, void *dst,
                                       size_t count);
 
-/* Copies src's bytes into dst (same context, same byte size), queued on the device: no wait. */
+/* Copies src's bytes into dst (same context, same byte size), queued on the device: no wait.
+ * Views whose bytes overlap are refused (CLMP_ERR_INVALID_ARGUMENT); the very same bytes are a
+ * no-op. */
 CLMP_API clmp_status clmp_tensor_copy(clmp_tensor *dst, const clmp_tensor *src);
 
 CLMP_API clmp_dtype clmp_tensor_dtype(const clmp_tensor *t);

@@ -80,7 +80,9 @@ CLMP_API clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config 
 CLMP_API void clmp_trainer_free(clmp_trainer *t);
 
 /* Trains one epoch and evaluates on the test set. Fails with CLMP_ERR_NON_FINITE when the epoch
- * saw max_skipped consecutive skipped steps (the weights are those of the last good step). progress
+ * saw max_skipped consecutive skipped steps (the weights are those of the last good step), or
+ * when an update made the weights themselves inf or NaN (in fp16: beyond 65504), which no later
+ * step can undo (checked at the end of every epoch, whatever max_skipped). progress
  * (may be NULL) is called after every optimizer step from the host side (it must not wait for the
  * device); record (may be NULL) receives the epoch's steps at its end. */
 CLMP_API clmp_status clmp_trainer_epoch(clmp_trainer *t,
@@ -101,13 +103,16 @@ CLMP_API clmp_status clmp_trainer_sync(clmp_trainer *dst, const clmp_trainer *sr
  * [out, in] and fc<i>.bias (i from 1, as torch.nn.Linear names them), the optimizer's moments as
  * optim.fc<i>.weight.exp_avg / .exp_avg_sq (AdamW) or .momentum_buffer (SGD), and in
  * __metadata__ the scaler state, step, epoch, architecture, precision, optimizer and the input
- * transform (input_scale, input_shift: x = pixel * scale + shift). A blocking read. */
+ * transform (input_scale, input_shift: x = pixel * scale + shift). A blocking read. Weights that
+ * are not finite in the working precision (or non-finite moments) are refused with
+ * CLMP_ERR_NON_FINITE and path is left as it was, so the last good checkpoint stays. */
 CLMP_API clmp_status clmp_trainer_save(const clmp_trainer *t, const char *path);
 
 /* Continues from a checkpoint of the same architecture, precision and optimizer: weights,
  * moments, scaler state, step and epoch, so that the run ends bit-identical to one that was
  * never interrupted. A damaged, foreign or mismatched file fails with CLMP_ERR_FORMAT (or
- * CLMP_ERR_IO) and changes nothing. */
+ * CLMP_ERR_IO), one whose weights are not finite in the working precision with
+ * CLMP_ERR_NON_FINITE, and changes nothing. */
 CLMP_API clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path);
 
 /* Builds, or loads from the binary cache, every kernel program that training with cfg uses

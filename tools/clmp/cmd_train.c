@@ -7,11 +7,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 
 #define BAR_WIDTH 30
+#define PATH_BUF  4096
 
 typedef struct train_opts {
   const char *device, *metrics, *checkpoint, *resume;
@@ -273,6 +275,55 @@ static int train_epochs(const train_opts *o, clmp_trainer *t, const clmp_device_
   return CLI_OK;
 }
 
+/* The checkpoint's folder exists and is writable, and the checkpoint is not a folder: checked
+ * before any work, so that a mistyped path does not cost an epoch. 0, or the usage status. */
+static int check_checkpoint_path(const char *path) {
+  const char *slash = strrchr(path, '/'), *why = NULL;
+  char dir[PATH_BUF];
+  struct stat sb;
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1,
+           slash ? path : ".");
+  if (stat(dir, &sb) != 0)
+    why = strerror(errno);
+  else if (!S_ISDIR(sb.st_mode))
+    why = "not a folder";
+  else if (access(dir, W_OK | X_OK) != 0)
+    why = strerror(errno);
+  if (why)
+    return cli_usage_error("train", "--checkpoint %s: cannot write in the folder %s: %s", path, dir,
+                           why);
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    return cli_usage_error("train", "--checkpoint %s: it is a folder", path);
+  return 0;
+}
+
+/* The device, the trainer and the resumed state; on failure an exit status in *rc (a value the
+ * trainer refuses is a usage error, like an option the parser refuses). */
+static clmp_trainer *set_up(const train_opts *o, clmp_ctx **ctx, int *rc) {
+  clmp_trainer *t = NULL;
+  clmp_status st = clmp_ctx_create(o->device, ctx);
+  if (st != CLMP_SUCCESS) return *rc = cli_fail("train", st, "opening the device"), NULL;
+  st = clmp_trainer_create(*ctx, &o->cfg, &t);
+  if (st == CLMP_ERR_INVALID_ARGUMENT)
+    return cli_fail("train", st, "setting up"), *rc = CLI_USAGE, NULL;
+  if (st == CLMP_SUCCESS && o->resume) st = clmp_trainer_resume(t, o->resume);
+  if (st == CLMP_SUCCESS) return t;
+  clmp_trainer_free(t);
+  *rc = cli_fail("train", st, "setting up");
+  return NULL;
+}
+
+/* Opens the metrics file, only once the run is set up: a run that fails to start leaves none. */
+static int open_metrics(const train_opts *o, run_state *rs) {
+  if (!o->metrics) return CLI_OK;
+  if (!(rs->metrics = fopen(o->metrics, "w"))) {
+    fprintf(stderr, "clmp train: cannot write %s: %s\n", o->metrics, strerror(errno));
+    return CLI_FAILED;
+  }
+  fprintf(rs->metrics, "step,epoch,loss,loss_scale,overflow,lr\n");
+  return CLI_OK;
+}
+
 int cmd_train(int argc, char **argv) {
   train_opts o = {0};
   clmp_train_config_default(&o.cfg);
@@ -280,20 +331,11 @@ int cmd_train(int argc, char **argv) {
   int rc = parse(argc, argv, &o);
   if (rc) return rc == 1 ? CLI_OK : rc;
   if (o.check) return cli_train_check(o.device, &o.cfg, o.check);
+  if (o.checkpoint && (rc = check_checkpoint_path(o.checkpoint)) != 0) return rc;
   run_state rs = {NULL, isatty(STDERR_FILENO) && !o.json, 0};
-  if (o.metrics && !(rs.metrics = fopen(o.metrics, "w"))) {
-    fprintf(stderr, "clmp train: cannot write %s: %s\n", o.metrics, strerror(errno));
-    return CLI_FAILED;
-  }
-  if (rs.metrics) fprintf(rs.metrics, "step,epoch,loss,loss_scale,overflow,lr\n");
   clmp_ctx *ctx = NULL;
-  clmp_trainer *t = NULL;
-  clmp_status st = clmp_ctx_create(o.device, &ctx);
-  if (st == CLMP_SUCCESS) st = clmp_trainer_create(ctx, &o.cfg, &t);
-  if (st == CLMP_SUCCESS && o.resume) st = clmp_trainer_resume(t, o.resume);
-  if (st != CLMP_SUCCESS)
-    rc = cli_fail("train", st, ctx ? "setting up" : "opening the device");
-  else {
+  clmp_trainer *t = set_up(&o, &ctx, &rc);
+  if (t && (rc = open_metrics(&o, &rs)) == CLI_OK) {
     const clmp_device_info *d = clmp_ctx_device(ctx);
     if (!o.json)
       printf("clmp train on %s (%s): %s, batch %zu, %d epochs\n", d->name, d->platform,

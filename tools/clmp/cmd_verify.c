@@ -128,8 +128,10 @@ static int run(const char *device, const char *op, int json) {
   size_t failed = 0;
   double t0 = now();
   st = clmp__verify_run(dev, ref, op, emit, &out, &failed);
-  int rc = st ? cli_fail("verify", st, "running the cases") : finish(&out, d, failed, now() - t0);
-  if (st) cJSON_Delete(out.rows);
+  int rc = st           ? cli_fail("verify", st, "running the cases")
+           : !out.count ? cli_usage_error("verify", "no case matches --op '%s'", op ? op : "")
+                        : finish(&out, d, failed, now() - t0);
+  if (st || !out.count) cJSON_Delete(out.rows);
   clmp_ctx_free(ref);
   clmp_ctx_free(dev);
   return rc;
