@@ -348,13 +348,14 @@ static int make_damaged(const char *dir) {
   static const uint8_t junk[100] = {0, 0, 8, 3, 0, 0, 0, 64, 0, 0, 0, 28, 0, 0, 0, 28};
   uint8_t labels[TRAIN_N] = {0};
   uint32_t dims[1] = {TRAIN_N};
-  char path[PATH_SIZE];
-  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
-  FILE *f = mkdir(dir, 0755) == 0 ? fopen(path, "wb") : NULL;
+  char path[PATH_SIZE + 32]; /* dir is at most PATH_SIZE: room for the file names */
+  int n = snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
+  FILE *f = n > 0 && (size_t)n < sizeof path && mkdir(dir, 0755) == 0 ? fopen(path, "wb") : NULL;
   int ok = f && fwrite(junk, 1, sizeof junk, f) == sizeof junk;
   if (f) fclose(f);
-  snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
-  return ok ? clmp_test_write_idx(path, labels, 1, dims, 0) : -1;
+  n = snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
+  return ok && n > 0 && (size_t)n < sizeof path ? clmp_test_write_idx(path, labels, 1, dims, 0)
+                                                 : -1;
 }
 
 /* A dataset folder with no permissions, and one whose training images have none. */
