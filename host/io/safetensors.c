@@ -739,14 +739,6 @@ static char *dir_of(const char *path) {
   return d;
 }
 
-/* An unnamed file in path's folder (host/io/unnamed.c), or -1 where there are none. */
-static int unnamed_open(const char *path) {
-  char *dir = dir_of(path);
-  int fd = dir ? clmp__unnamed_open(dir) : -1;
-  free(dir);
-  return fd;
-}
-
 /* Gives the unnamed file fd a fresh name beside path, <path>.tmp-<pid>-<clock>-<try> (made up,
  * not created, so that nothing is left between two steps); the name, or NULL when it cannot. */
 static char *unnamed_link(int fd, const char *path) {
@@ -770,13 +762,14 @@ static mode_t temp_mode(const char *path) {
   return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? sb.st_mode & ST_MODE_BITS : ST_NEW_MODE;
 }
 
-/* A temporary file beside path, with temp_mode's bits: unnamed (*tmp_out NULL) unless named is
- * set or the system has no unnamed files, else named by mkstemp. */
-static clmp_status temp_create(const char *path, int named, char **tmp_out, FILE **fp_out) {
+/* A temporary file in dir (path's folder), with temp_mode's bits: unnamed (*tmp_out NULL) unless
+ * named is set or the system has no unnamed files, else named by mkstemp. */
+static clmp_status temp_create(const char *path, const char *dir, int named, char **tmp_out,
+                               FILE **fp_out) {
   char text[ERRNO_TEXT_MAX];
   char *tmp = NULL;
   FILE *fp = NULL;
-  int fd = named ? -1 : unnamed_open(path);
+  int fd = named ? -1 : clmp__unnamed_open(dir); /* host/io/unnamed.c: -1 where there are none */
   if (fd < 0 && !(tmp = clmp__aprintf("%s%s", path, ST_TMP_SUFFIX)))
     return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a file name", path);
   if (fd < 0) fd = mkstemp(tmp);
@@ -837,7 +830,7 @@ static clmp_status save_via_temp(const clmp_st_writer *w, const sbuf *hdr, const
   /* Allocated before the rename, so that running out of memory leaves the old file in place. */
   if (!(dir = dir_of(path)))
     CLMP_RAISE(CLMP_ERR_OUT_OF_HOST_MEMORY, "saving %s: a folder name", path);
-  CLMP_TRY(temp_create(path, named, &tmp, &fp));
+  CLMP_TRY(temp_create(path, dir, named, &tmp, &fp));
   CLMP_TRY(write_stream(fp, w, hdr, tmp, path));
   int unnamed = !tmp;
   if (unnamed && !(tmp = unnamed_link(fileno(fp), path))) {
