@@ -51,8 +51,19 @@ inline ushort amp_f32_to_f16(float v) {
 
 #define LOAD4_F32(p, i) (*(__global const float4 *)((p) + (i)))
 #if CLMP_CPU
+/* amp_f16x4_to_f32 in vector arithmetic (SIMD on CPUs): clmp_f16_bits_to_f32 lane by lane, NaN
+ * quieted with its payload kept. */
+inline float4 amp_f16x4_to_f32_simd(ushort4 u) {
+  uint4 h = convert_uint4(u), o = (h & 0x7fffu) << 13, e = o & 0x0f800000u;
+  o += (127u - 15u) << 23;
+  o = select(o, o + ((128u - 16u) << 23), e == 0x0f800000u);
+  o = select(o, o | 0x00400000u, (h & 0x7fffu) > 0x7c00u);
+  float4 sub = as_float4(o + (1u << 23)) - as_float4((uint4)(113u << 23));
+  float4 f = select(as_float4(o), sub, e == 0u);
+  return as_float4(as_uint4(f) | ((h & 0x8000u) << 16));
+}
 #define LOAD4_F16(p, i) \
-  amp_f16x4_to_f32(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
+  amp_f16x4_to_f32_simd(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
 #else
 /* GPUs convert in hardware (vload_half4, vstore_half4_rte); NaN goes the integer way, by clmp's
  * rule. H200, AdamW over 1e8 f16 gradients: the integer conversion cost 7 % of the step. */
@@ -98,7 +109,17 @@ amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n
   uint lid = get_local_id(0);
   float inv = 1.0f / st->scale, s = 0.0f, b = 0.0f;
   g += g_off;
-#if AMP_VEC == 4
+#if AMP_VEC == 4 && CLMP_CPU
+  float4 s4 = 0.0f; /* four sums, SIMD on CPUs */
+  CLMP_FOR_ITEMS(j, n / 4) {
+    float4 v = LOAD4(G_DT, g, 4 * j);
+    b = all(isfinite(v)) ? b : 1.0f;
+    v *= inv;
+    s4 = fma(v, v, s4);
+  }
+  s = (s4.x + s4.y) + (s4.z + s4.w);
+  for (ulong i = n / 4 * 4; i < n && get_global_id(0) == 0; i++) {
+#elif AMP_VEC == 4
   CLMP_FOR_ITEMS(j, n / 4) {
     float4 v = LOAD4(G_DT, g, 4 * j);
     b = all(isfinite(v)) ? b : 1.0f;
@@ -193,20 +214,33 @@ inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) 
 }
 
 #if AMP_VEC == 4
+/* amp_update_one on four elements at once, the same operations in the same order (vector
+ * arithmetic, which CPUs run in SIMD: PoCL spent its time in scalar sqrt and division). */
+inline float4 amp_update_four(const amp_hyper *h, float4 p, float4 grad, float4 *a, float4 *b) {
+  if (h->optimizer == OPT_SGD) {
+    grad = fma((float4)h->wd, p, grad);
+    if (h->momentum != 0.0f) {
+      float4 buf = h->done == 0 ? grad : fma((float4)h->momentum, *a, (1.0f - h->dampening) * grad);
+      *a = buf;
+      grad = h->nesterov ? fma((float4)h->momentum, buf, grad) : buf;
+    }
+    return p - h->lr * grad;
+  }
+  p *= 1.0f - h->lr * h->wd;
+  *a = fma((float4)h->beta1, *a, (1.0f - h->beta1) * grad);
+  *b = fma((float4)h->beta2, *b, (1.0f - h->beta2) * grad * grad);
+  return p - (h->lr / h->bc1) * *a / (sqrt(*b) / sqrt(h->bc2) + h->eps);
+}
+
 /* Elements i .. i + 3 through 16-byte (f32) and 8-byte (16-bit) loads and stores. */
 inline void amp_step_four(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
                           __global float *master, __global float *m1, __global float *m2,
                           __global TYPE(W_DT) *w, int has_w, ulong i) {
   int moment1 = h->optimizer != OPT_SGD || h->momentum != 0.0f, adam = h->optimizer != OPT_SGD;
-  float pv[4], gv[4], av[4] = {0.0f}, bv[4] = {0.0f};
-  vstore4(LOAD4_F32(master, i), 0, pv);
-  vstore4(LOAD4(G_DT, g, i) * k, 0, gv);
-  if (moment1) vstore4(LOAD4_F32(m1, i), 0, av);
-  if (adam) vstore4(LOAD4_F32(m2, i), 0, bv);
-  for (int j = 0; j < 4; j++) pv[j] = amp_update_one(h, pv[j], gv[j], &av[j], &bv[j]);
-  float4 p = vload4(0, pv);
-  if (moment1) STORE4_F32(m1, i, vload4(0, av));
-  if (adam) STORE4_F32(m2, i, vload4(0, bv));
+  float4 a = moment1 ? LOAD4_F32(m1, i) : (float4)0.0f, b = adam ? LOAD4_F32(m2, i) : (float4)0.0f;
+  float4 p = amp_update_four(h, LOAD4_F32(master, i), LOAD4(G_DT, g, i) * k, &a, &b);
+  if (moment1) STORE4_F32(m1, i, a);
+  if (adam) STORE4_F32(m2, i, b);
   STORE4_F32(master, i, p);
   if (has_w) STORE4(W_DT, w, i, p);
 }
