@@ -76,10 +76,18 @@ inline float4 amp_load4_f16(__global const half *p) {
 #define LOAD4_BF16(p, i)    as_float4(convert_uint4(*(__global const ushort4 *)((p) + (i))) << 16)
 #define STORE4_F32(p, i, v) (*(__global float4 *)((p) + (i)) = (v))
 #if CLMP_CPU
-#define STORE4_F16(p, i, v)                                                           \
-  (*(__global ushort4 *)((__global ushort *)(p) + (i)) =                              \
-       (ushort4)(amp_f32_to_f16((v).x), amp_f32_to_f16((v).y), amp_f32_to_f16((v).z), \
-                 amp_f32_to_f16((v).w)))
+/* clmp_f32_to_f16_bits and clmp_nan_to_f16 lane by lane, in vector arithmetic (SIMD on CPUs). */
+inline ushort4 amp_f32x4_to_f16_simd(float4 v) {
+  uint4 f = as_uint4(v), sign = f & 0x80000000u;
+  f ^= sign;
+  uint4 o = (f + ((15u - 127u) << 23) + 0xfffu + ((f >> 13) & 1u)) >> 13;
+  o = select(o, as_uint4(as_float4(f) + 0.5f) - 0x3f000000u, f < 0x38800000u);
+  o = select(o, (uint4)0x7c00u, f >= 0x47800000u);
+  o = select(o, 0x7e00u | ((f >> 13) & 0x03ffu), f > 0x7f800000u);
+  return convert_ushort4(o | (sign >> 16));
+}
+#define STORE4_F16(p, i, v) \
+  (*(__global ushort4 *)((__global ushort *)(p) + (i)) = amp_f32x4_to_f16_simd(v))
 #else
 inline void amp_store4_f16(__global half *p, float4 v) {
   if (!any(isnan(v))) {
