@@ -191,22 +191,27 @@ typedef struct amp_hyper {
   float bc1, bc2; /* Adam's bias corrections of this step */
 } amp_hyper;
 
-/* One element: p the master weight, grad the unscaled gradient, *a and *b the moments. */
-inline float amp_update_one(const amp_hyper *h, float p, float grad, float *a, float *b) {
-  if (h->optimizer == OPT_SGD) {
-    grad = fma(h->wd, p, grad);
-    if (h->momentum != 0.0f) {
-      float buf = h->done == 0 ? grad : fma(h->momentum, *a, (1.0f - h->dampening) * grad);
-      *a = buf;
-      grad = h->nesterov ? fma(h->momentum, buf, grad) : buf;
-    }
-    return p - h->lr * grad;
+/* One element (T float) or four (T float4, vector arithmetic, which CPUs run in SIMD: PoCL spent
+ * its time in scalar sqrt and division): p the master weight, grad the unscaled gradient, *a and
+ * *b the moments. One body for both, so that they do the same operations in the same order. */
+#define AMP_UPDATE(name, T)                                                                  \
+  inline T name(const amp_hyper *h, T p, T grad, T *a, T *b) {                               \
+    if (h->optimizer == OPT_SGD) {                                                           \
+      grad = fma((T)h->wd, p, grad);                                                         \
+      if (h->momentum != 0.0f) {                                                             \
+        T buf = h->done == 0 ? grad : fma((T)h->momentum, *a, (1.0f - h->dampening) * grad); \
+        *a = buf;                                                                            \
+        grad = h->nesterov ? fma((T)h->momentum, buf, grad) : buf;                           \
+      }                                                                                      \
+      return p - h->lr * grad;                                                               \
+    }                                                                                        \
+    p *= 1.0f - h->lr * h->wd;                                                               \
+    *a = fma((T)h->beta1, *a, (1.0f - h->beta1) * grad);                                     \
+    *b = fma((T)h->beta2, *b, (1.0f - h->beta2) * grad * grad);                              \
+    return p - (h->lr / h->bc1) * *a / (sqrt(*b) / sqrt(h->bc2) + h->eps);                   \
   }
-  p *= 1.0f - h->lr * h->wd;
-  *a = fma(h->beta1, *a, (1.0f - h->beta1) * grad);
-  *b = fma(h->beta2, *b, (1.0f - h->beta2) * grad * grad);
-  return p - (h->lr / h->bc1) * *a / (sqrt(*b) / sqrt(h->bc2) + h->eps);
-}
+AMP_UPDATE(amp_update_one, float)
+AMP_UPDATE(amp_update_four, float4)
 
 /* Element i of every arena (offsets applied by the caller), k the unscale and clip factor. */
 inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
@@ -222,24 +227,6 @@ inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) 
 }
 
 #if AMP_VEC == 4
-/* amp_update_one on four elements at once, the same operations in the same order (vector
- * arithmetic, which CPUs run in SIMD: PoCL spent its time in scalar sqrt and division). */
-inline float4 amp_update_four(const amp_hyper *h, float4 p, float4 grad, float4 *a, float4 *b) {
-  if (h->optimizer == OPT_SGD) {
-    grad = fma((float4)h->wd, p, grad);
-    if (h->momentum != 0.0f) {
-      float4 buf = h->done == 0 ? grad : fma((float4)h->momentum, *a, (1.0f - h->dampening) * grad);
-      *a = buf;
-      grad = h->nesterov ? fma((float4)h->momentum, buf, grad) : buf;
-    }
-    return p - h->lr * grad;
-  }
-  p *= 1.0f - h->lr * h->wd;
-  *a = fma((float4)h->beta1, *a, (1.0f - h->beta1) * grad);
-  *b = fma((float4)h->beta2, *b, (1.0f - h->beta2) * grad * grad);
-  return p - (h->lr / h->bc1) * *a / (sqrt(*b) / sqrt(h->bc2) + h->eps);
-}
-
 /* Elements i .. i + 3 through 16-byte (f32) and 8-byte (16-bit) loads and stores. */
 inline void amp_step_four(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
                           __global float *master, __global float *m1, __global float *m2,
