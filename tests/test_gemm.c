@@ -297,6 +297,26 @@ static void test_hgemm_opt_in(void) {
   unsetenv("CLMP_HGEMM");
 }
 
+/* Tile sets other than the device's own choice, through CLMP_GEMM_TILES: GEMM_VEC (what GPUs
+ * run: float4 local reads, the next tiles fetched during the multiply) and the small scalar set,
+ * with every transpose, edges inside a tile, K below and above a tile, offsets and beta. Every
+ * set here fits a device of 32 work-items (llvmpipe). */
+static void test_tile_sets(void) {
+  static const char *sets[] = {"32,32,16,8,4,1", "64,32,16,8,8,1", "8,8,8,2,2,0"};
+  static const gemm_case cases[] = {
+      {NN, 17, 33, 65, 1.5f, -0.5f, F16, F16, F32, 0, 0, U_F32},
+      {NT, 70, 45, 9, 1.0f, 0.0f, BF16, BF16, BF16, 0, 0, U_F32},
+      {TN, 33, 70, 40, 1.0f, 0.5f, F16, BF16, F32, 3, 0, U_F32},
+      {TT, 64, 64, 48, 0.5f, 0.0f, F16, F16, F16, 1, 1, U_F32},
+      {NN, 1, 1, 1, 2.0f, 1.0f, BF16, BF16, F32, 7, 0, U_F32},
+  };
+  for (size_t i = 0; i < N_OF(sets); i++) {
+    CU_ASSERT_EQUAL_FATAL(setenv("CLMP_GEMM_TILES", sets[i], 1), 0);
+    check_cases(cases, N_OF(cases));
+  }
+  unsetenv("CLMP_GEMM_TILES");
+}
+
 /* --- special values --------------------------------------------------------------------------- */
 
 #define SV_M    6
@@ -618,6 +638,7 @@ int main(void) {
                          {"offsets and leading dimensions", test_offsets_ld},
                          {"dtype combinations", test_dtypes},
                          {"CLMP_HGEMM opt-in", test_hgemm_opt_in},
+                         {"tile sets through CLMP_GEMM_TILES", test_tile_sets},
                          {"special values", test_special_values},
                          {"linear layer: finite differences", test_linear_gradients},
                          {"bad arguments", test_bad_arguments},

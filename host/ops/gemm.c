@@ -177,9 +177,11 @@ static int want_hgemm(const clmp_matrix *a, const clmp_matrix *b, const clmp_mat
 
 /* --- the portable kernel ---------------------------------------------------------------------- */
 
-/* A set of cl/gemm.cl's tile sizes: C block per work-group (m x n), depth k, block per item. */
+/* A set of cl/gemm.cl's tile sizes: C block per work-group (m x n), depth k, block per item;
+ * vec: GEMM_VEC (float4 reads of the local tiles, the next tiles fetched into registers during
+ * the multiply; wpt_m and wpt_n multiples of 4, both tiles a whole number of fetches per item). */
 typedef struct gemm_tiles {
-  unsigned m, n, k, wpt_m, wpt_n;
+  unsigned m, n, k, wpt_m, wpt_n, vec;
 } gemm_tiles;
 
 /* Tile sets, largest first; a device takes the first set that fits its work-group and local
@@ -187,19 +189,19 @@ typedef struct gemm_tiles {
  * and bf16 x bf16 -> bf16: 15 and 24 TFLOP/s with the first set, 10 and 15 with the second
  * (CLBlast's Sgemm: 31); on PoCL (2 cores, 512^3) the first set gives about twice the second. */
 static const gemm_tiles tile_sets[] = {
-    {128, 128, 16, 8, 8}, /* 256 items, 16.1 KiB of local memory */
-    {64, 64, 16, 4, 4},   /* 256 items, 8.3 KiB */
-    {32, 32, 16, 2, 2},   /* 256 items, 4.2 KiB */
-    {32, 32, 16, 8, 4},   /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
-    {8, 8, 8, 2, 2},      /* 16 items, 0.6 KiB */
-    {1, 1, 1, 1, 1},      /* one item, 8 bytes: any device at all */
+    {128, 128, 16, 8, 8, 1}, /* 256 items, 16.5 KiB of local memory */
+    {64, 64, 16, 4, 4, 1},   /* 256 items, 8.5 KiB */
+    {32, 32, 16, 2, 2, 0},   /* 256 items, 4.2 KiB */
+    {32, 32, 16, 8, 4, 0},   /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
+    {8, 8, 8, 2, 2, 0},      /* 16 items, 0.6 KiB */
+    {1, 1, 1, 1, 1, 0},      /* one item, 8 bytes: any device at all */
 };
 
 /* CPUs first try a block of 16 x 16 per item: the compiler vectorises across the work-group's
  * items, so a larger block per item is more reuse, not more registers per thread. PoCL, 2 cores,
  * bf16 512^3, the same run each: 1.5 to 1.6 times CLBlast's Sgemm, against 0.8 to 1.1 with
  * 8 x 8 (and 0.9 to 1.0 with 8 x 16). */
-static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16}; /* 64 items, 16.1 KiB */
+static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0}; /* 64 items, 16.1 KiB */
 #define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
 
 /* The first SPREAD_SETS sets are one family of 256 items: a device takes the largest of them
@@ -213,7 +215,8 @@ static size_t tile_groups(const gemm_tiles *t, const clmp_matrix *c) {
   return ((c->rows + t->m - 1) / t->m) * ((c->cols + t->n - 1) / t->n);
 }
 #define GEMM_MAX_DIM 0x7fffffffu /* the kernel indexes rows and columns in 32 bits */
-#define GEMM_PAD     1           /* cl/gemm.cl's extra float per local tile row */
+#define GEMM_PAD     1           /* cl/gemm.cl's extra floats per local tile row */
+#define GEMM_VEC_PAD 4           /* the same with GEMM_VEC */
 
 static size_t tile_items(const gemm_tiles *t) {
   return (size_t)(t->m / t->wpt_m) * (t->n / t->wpt_n);
@@ -221,18 +224,19 @@ static size_t tile_items(const gemm_tiles *t) {
 
 /* Local memory of the two tiles, padded as cl/gemm.cl pads them. */
 static size_t tile_local_bytes(const gemm_tiles *t) {
-  return sizeof(float) * t->k * ((t->m + GEMM_PAD) + (t->n + GEMM_PAD));
+  size_t pad = t->vec ? GEMM_VEC_PAD : GEMM_PAD;
+  return sizeof(float) * t->k * ((t->m + pad) + (t->n + pad));
 }
 
 /* The kernel for one tile set and dtype combination (built once per context). */
 static clmp_status tile_kernel(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
                                const clmp_matrix *b, const clmp_matrix *c, cl_kernel *out) {
-  char options[192];
+  char options[224];
   snprintf(options, sizeof options,
            "-DA_DT=%s -DB_DT=%s -DC_DT=%s -DGEMM_TILE_M=%u -DGEMM_TILE_N=%u -DGEMM_TILE_K=%u "
-           "-DGEMM_WPT_M=%u -DGEMM_WPT_N=%u",
+           "-DGEMM_WPT_M=%u -DGEMM_WPT_N=%u -DGEMM_VEC=%u",
            clmp__dtype_define(a->t->dtype), clmp__dtype_define(b->t->dtype),
-           clmp__dtype_define(c->t->dtype), t->m, t->n, t->k, t->wpt_m, t->wpt_n);
+           clmp__dtype_define(c->t->dtype), t->m, t->n, t->k, t->wpt_m, t->wpt_n, t->vec);
   return clmp__kernel_get(ctx, "gemm", options, "gemm", out);
 }
 
@@ -255,18 +259,29 @@ static clmp_status try_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit, c
   return st == CLMP_SUCCESS ? kernel_work_group(ctx, *out, wg) : st;
 }
 
-/* CLMP_GEMM_TILES="m,n,k,wpt_m,wpt_n" replaces the table, for tuning on a new device; *set says
- * whether it is there. A malformed value is an error, not silently ignored. */
+/* Whether t may be built with GEMM_VEC (cl/gemm.cl's conditions). */
+static int vec_fits(const gemm_tiles *t) {
+  size_t items = tile_items(t);
+  return t->wpt_m % 4 == 0 && t->wpt_n % 4 == 0 && (size_t)t->m * t->k % items == 0 &&
+         (size_t)t->n * t->k % items == 0;
+}
+
+/* CLMP_GEMM_TILES="m,n,k,wpt_m,wpt_n[,vec]" replaces the table, for tuning on a new device; *set
+ * says whether it is there. A malformed value is an error, not silently ignored. */
 static clmp_status env_tiles(gemm_tiles *t, int *set) {
   const char *env = getenv("CLMP_GEMM_TILES");
   char extra = 0;
   *set = env && *env;
   if (!*set) return CLMP_SUCCESS;
-  int got = sscanf(env, "%u,%u,%u,%u,%u%c", &t->m, &t->n, &t->k, &t->wpt_m, &t->wpt_n, &extra);
-  if (got != 5 || !t->k || !t->wpt_m || !t->wpt_n || !t->m || !t->n || t->m % t->wpt_m ||
-      t->n % t->wpt_n)
+  t->vec = 0;
+  int got = sscanf(env, "%u,%u,%u,%u,%u,%u%c", &t->m, &t->n, &t->k, &t->wpt_m, &t->wpt_n, &t->vec,
+                   &extra);
+  if ((got != 5 && got != 6) || !t->k || !t->wpt_m || !t->wpt_n || !t->m || !t->n ||
+      t->m % t->wpt_m || t->n % t->wpt_n || t->vec > 1 || (t->vec && !vec_fits(t)))
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
-                     "CLMP_GEMM_TILES=\"%s\": want m,n,k,wpt_m,wpt_n with wpt_m | m, wpt_n | n",
+                     "CLMP_GEMM_TILES=\"%s\": want m,n,k,wpt_m,wpt_n[,vec] with wpt_m | m, "
+                     "wpt_n | n; vec 1 wants wpt_m and wpt_n multiples of 4 and each tile a "
+                     "multiple of the items",
                      env);
   return CLMP_SUCCESS;
 }
