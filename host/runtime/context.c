@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "profile.h"
 #include "runtime.h"
 
 /* Preference of "auto": a discrete GPU, then an integrated GPU, then anything else. */
@@ -95,6 +96,7 @@ static clmp_status open_cl(clmp_ctx *ctx, const clmp__device *dev) {
   CL_CHECK(err);
   ctx->queue = clCreateCommandQueue(ctx->context, dev->device, CL_QUEUE_PROFILING_ENABLE, &err);
   CL_CHECK(err);
+  ctx->profile = clmp__profile_open();
 cleanup:
   if (st != CLMP_SUCCESS) clmp__error_append(" (creating a context on \"%s\")", dev->info.name);
   return st;
@@ -133,6 +135,7 @@ cleanup:
 void clmp_ctx_free(clmp_ctx *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
+  clmp__profile_close(ctx);
   clmp__programs_free(ctx);
   if (ctx->scratch) clReleaseMemObject(ctx->scratch);
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
@@ -166,5 +169,6 @@ clmp_status clmp_ctx_finish(clmp_ctx *ctx) {
   if (ctx->is_ref) return CLMP_SUCCESS;
   ctx->blocking_calls++;
   cl_int err = clFinish(ctx->queue);
+  if (err == CL_SUCCESS) clmp__profile_collect(ctx);
   return err == CL_SUCCESS ? CLMP_SUCCESS : CLMP_FAIL(err, "clFinish");
 }

@@ -2,6 +2,7 @@
 #include "launch.h"
 
 #include "error.h"
+#include "profile.h"
 
 /* Work-items per compute unit that keep a device busy on element-wise kernels; beyond this the
  * grid-stride loop takes over. */
@@ -26,7 +27,8 @@ clmp_status clmp__launch(clmp_ctx *ctx, cl_kernel kernel, const char *name, cons
                          int nargs, size_t global, size_t local) {
   clmp_status st = clmp__set_args(kernel, name, args, nargs);
   if (st != CLMP_SUCCESS) return st;
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL, NULL);
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &global, &local, 0, NULL,
+                                      clmp__profile_slot(ctx, name));
   return err == CL_SUCCESS
              ? CLMP_SUCCESS
              : CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu/%zu items)", name, global, local);
@@ -38,7 +40,8 @@ clmp_status clmp__launch_2d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
   clmp_status st = clmp__set_args(kernel, name, args, nargs);
   if (st != CLMP_SUCCESS) return st;
   size_t global[2] = {groups[0] * local[0], groups[1] * local[1]};
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global, local, 0, NULL, NULL);
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 2, NULL, global, local, 0, NULL,
+                                      clmp__profile_slot(ctx, name));
   if (err != CL_SUCCESS)
     return CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu x %zu items in groups of %zu x %zu)",
                      name, global[0], global[1], local[0], local[1]);
@@ -50,7 +53,8 @@ clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
   clmp_status st = clmp__set_args(kernel, name, args, nargs);
   if (st != CLMP_SUCCESS) return st;
   size_t g = global_size(ctx, n);
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &g, NULL, 0, NULL, NULL);
+  cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, 1, NULL, &g, NULL, 0, NULL,
+                                      clmp__profile_slot(ctx, name));
   return err == CL_SUCCESS ? CLMP_SUCCESS
                            : CLMP_FAIL(err, "clEnqueueNDRangeKernel(%s, %zu items)", name, g);
 }

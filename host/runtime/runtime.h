@@ -43,6 +43,7 @@ struct clmp_ctx {
   unsigned long blocking_calls; /* host waits for the device (clmp_ctx_blocking_calls) */
   cl_mem scratch;               /* a device buffer ops may use between their own kernels */
   size_t scratch_bytes;
+  struct clmp__profile *profile; /* CLMP_PROFILE's per-kernel times, else NULL */
 };
 
 /* The context's scratch buffer, grown to at least bytes. The queue is in order, so an op may use
