@@ -84,34 +84,56 @@ inline float gemm_elem_b(__global const TYPE(B_DT) *b, ulong off, ulong sk, ulon
 #if GEMM_VEC
 #define GEMM_FETCH_A (GEMM_TILE_M * GEMM_TILE_K / GEMM_ITEMS) /* A elements per item and tile */
 #define GEMM_FETCH_B (GEMM_TILE_N * GEMM_TILE_K / GEMM_ITEMS)
-#if GEMM_FETCH_A * GEMM_ITEMS != GEMM_TILE_M * GEMM_TILE_K || \
+#if GEMM_ITEMS % GEMM_TILE_K || GEMM_ITEMS % GEMM_TILE_M || GEMM_ITEMS % GEMM_TILE_N || \
+    GEMM_FETCH_A * GEMM_ITEMS != GEMM_TILE_M * GEMM_TILE_K ||                           \
     GEMM_FETCH_B * GEMM_ITEMS != GEMM_TILE_N * GEMM_TILE_K
-#error "GEMM_VEC: every item fetches as many elements of each tile"
+#error "GEMM_VEC: the items must divide each tile dimension and each tile"
 #endif
 
-/* The item's elements of the next tiles, from global memory into registers. */
-inline void gemm_fetch(float ra[GEMM_FETCH_A], float rb[GEMM_FETCH_B], __global const TYPE(A_DT) *a,
-                       ulong a_off, ulong a_sm, ulong a_sk, __global const TYPE(B_DT) *b,
-                       ulong b_off, ulong b_sk, ulong b_sn, uint m0, uint m_end, uint n0,
-                       uint n_end, uint k0, uint k_end, uint lid) {
-  for (uint r = 0; r < GEMM_FETCH_A; r++)
-    ra[r] = gemm_elem_a(a, a_off, a_sm, a_sk, m0, m_end, k0, k_end, lid + r * GEMM_ITEMS);
-  for (uint r = 0; r < GEMM_FETCH_B; r++)
-    rb[r] = gemm_elem_b(b, b_off, b_sk, b_sn, n0, n_end, k0, k_end, lid + r * GEMM_ITEMS);
+/* An item's share of one operand's tiles: its element r of a tile sits at (row + r * drow,
+ * k + r * dk) of the tile (gemm_tile_pos: the items divide the tile's sides, so r only moves
+ * along one of them), and at at + r * delta in memory, at moving by step from one tile to the
+ * next. */
+typedef struct gemm_plan {
+  ulong at, delta, step;
+  uint row, k, drow, dk;
+} gemm_plan;
+
+/* The plan of item lid for tiles of rows x GEMM_TILE_K starting at row r0 of an operand whose
+ * element (row, k) lies at off + row * s_row + k * sk. */
+inline gemm_plan gemm_plan_of(uint lid, uint rows, uint r0, ulong off, ulong s_row, ulong sk) {
+  gemm_plan p;
+  uint2 pos = gemm_tile_pos(lid, rows, sk);
+  p.row = pos.x, p.k = pos.y;
+  p.drow = sk == 1 ? GEMM_ITEMS / GEMM_TILE_K : 0;
+  p.dk = sk == 1 ? 0 : GEMM_ITEMS / rows;
+  p.at = off + (r0 + p.row) * s_row + p.k * sk;
+  p.delta = p.drow * s_row + p.dk * sk;
+  p.step = GEMM_TILE_K * sk;
+  return p;
 }
 
-/* The fetched elements into the local tiles as[k][m] and bs[k][n]. */
-inline void gemm_put(__local float *as, __local float *bs, const float ra[GEMM_FETCH_A],
-                     const float rb[GEMM_FETCH_B], ulong a_sk, ulong b_sk, uint lid) {
-  for (uint r = 0; r < GEMM_FETCH_A; r++) {
-    uint2 p = gemm_tile_pos(lid + r * GEMM_ITEMS, GEMM_TILE_M, a_sk);
-    as[p.y * GEMM_LDS_A + p.x] = ra[r];
-  }
-  for (uint r = 0; r < GEMM_FETCH_B; r++) {
-    uint2 p = gemm_tile_pos(lid + r * GEMM_ITEMS, GEMM_TILE_N, b_sk);
-    bs[p.y * GEMM_LDS_B + p.x] = rb[r];
-  }
-}
+/* The item's n elements of the next tile of operand x (rows from r0, depth from k0) into
+ * registers; bounds are checked only on tiles that cross an edge (full 0). */
+#define GEMM_FETCH(dt, v, n, x, pl, r0, r_end, k0, k_end, full)                                 \
+  do {                                                                                          \
+    if (full) {                                                                                 \
+      for (uint r = 0; r < (n); r++) (v)[r] = GEMM_LOAD(dt, x, (pl).at + r * (pl).delta);       \
+    } else {                                                                                    \
+      for (uint r = 0; r < (n); r++) {                                                          \
+        uint row_ = (r0) + (pl).row + r * (pl).drow, k_ = (k0) + (pl).k + r * (pl).dk;          \
+        (v)[r] =                                                                                \
+            row_ < (r_end) && k_ < (k_end) ? GEMM_LOAD(dt, x, (pl).at + r * (pl).delta) : 0.0f; \
+      }                                                                                         \
+    }                                                                                           \
+  } while (0)
+
+/* The fetched elements into a local tile t[k][row] of row length lds. */
+#define GEMM_PUT(t, lds, v, n, pl)                                             \
+  do {                                                                         \
+    for (uint r = 0; r < (n); r++)                                             \
+      (t)[((pl).k + r * (pl).dk) * (lds) + (pl).row + r * (pl).drow] = (v)[r]; \
+  } while (0)
 #else
 /* The tile of A into t[k][m]. */
 inline void gemm_load_a(__local float *t, __global const TYPE(A_DT) *a, ulong off, ulong sm,
@@ -137,6 +159,9 @@ inline void gemm_load_b(__local float *t, __global const TYPE(B_DT) *b, ulong of
  * by default): fma() would be exact everywhere but emulated, and slow, on hardware without it. */
 inline void gemm_tile_mul(__local const float *as, __local const float *bs, uint ly, uint lx,
                           float acc[GEMM_WPT_M][GEMM_WPT_N]) {
+#if GEMM_VEC
+#pragma unroll
+#endif
   for (uint k = 0; k < GEMM_TILE_K; k++) {
     float av[GEMM_WPT_M], bv[GEMM_WPT_N];
 #if GEMM_VEC
@@ -172,29 +197,44 @@ inline void gemm_store(__global TYPE(C_DT) *c, ulong off, ulong ldc, uint m0, ui
 }
 
 /* One work-group computes a GEMM_TILE_M x GEMM_TILE_N block of C; dimension 0 runs along N,
- * dimension 1 along M. Offsets and strides are in elements; the strides express op(). */
+ * dimension 1 along M. Offsets and strides are in elements; the strides express op(). Split
+ * along K (k_split < k_len): dimension 1 holds one row of groups per split, split z takes the
+ * depth [z * k_split, (z + 1) * k_split) and writes C + z * c_slice (then an f32 scratch that
+ * gemm_split_sum adds up). */
 __kernel __attribute__((reqd_work_group_size(GEMM_ITEMS_N, GEMM_ITEMS_M, 1))) void
-gemm(const uint m_len, const uint n_len, const uint k_len, const float alpha,
-     __global const TYPE(A_DT) *a, const ulong a_off, const ulong a_sm, const ulong a_sk,
-     __global const TYPE(B_DT) *b, const ulong b_off, const ulong b_sk, const ulong b_sn,
-     const float beta, __global TYPE(C_DT) *c, const ulong c_off, const ulong ldc) {
+gemm(const uint m_len, const uint n_len, uint k_len, const float alpha,
+     __global const TYPE(A_DT) *a, ulong a_off, const ulong a_sm, const ulong a_sk,
+     __global const TYPE(B_DT) *b, ulong b_off, const ulong b_sk, const ulong b_sn,
+     const float beta, __global TYPE(C_DT) *c, ulong c_off, const ulong ldc, const uint k_split,
+     const ulong c_slice) {
   __local float as[GEMM_TILE_K * GEMM_LDS_A] __attribute__((aligned(16)));
   __local float bs[GEMM_TILE_K * GEMM_LDS_B] __attribute__((aligned(16)));
+  uint splits = max(1u, (k_len + k_split - 1) / k_split), rows = get_num_groups(1) / splits;
+  uint z = get_group_id(1) / rows, kb = z * k_split;
+  a_off += kb * a_sk, b_off += kb * b_sk, c_off += z * c_slice, k_len = min(k_len - kb, k_split);
   uint lx = get_local_id(0), ly = get_local_id(1), lid = ly * GEMM_ITEMS_N + lx;
-  uint m0 = get_group_id(1) * GEMM_TILE_M, n0 = get_group_id(0) * GEMM_TILE_N;
+  uint m0 = get_group_id(1) % rows * GEMM_TILE_M, n0 = get_group_id(0) * GEMM_TILE_N;
   float acc[GEMM_WPT_M][GEMM_WPT_N];
   for (uint i = 0; i < GEMM_WPT_M; i++)
     for (uint j = 0; j < GEMM_WPT_N; j++) acc[i][j] = 0.0f;
 #if GEMM_VEC
   float ra[GEMM_FETCH_A], rb[GEMM_FETCH_B];
-  gemm_fetch(ra, rb, a, a_off, a_sm, a_sk, b, b_off, b_sk, b_sn, m0, m_len, n0, n_len, 0, k_len,
-             lid);
+  gemm_plan pa = gemm_plan_of(lid, GEMM_TILE_M, m0, a_off, a_sm, a_sk);
+  gemm_plan pb = gemm_plan_of(lid, GEMM_TILE_N, n0, b_off, b_sn, b_sk);
+  int m_full = m0 + GEMM_TILE_M <= m_len, n_full = n0 + GEMM_TILE_N <= n_len;
+  int k_full = GEMM_TILE_K <= k_len;
+  GEMM_FETCH(A_DT, ra, GEMM_FETCH_A, a, pa, m0, m_len, 0, k_len, m_full && k_full);
+  GEMM_FETCH(B_DT, rb, GEMM_FETCH_B, b, pb, n0, n_len, 0, k_len, n_full && k_full);
   for (uint k0 = 0; k0 < k_len; k0 += GEMM_TILE_K) {
-    gemm_put(as, bs, ra, rb, a_sk, b_sk, lid);
+    GEMM_PUT(as, GEMM_LDS_A, ra, GEMM_FETCH_A, pa);
+    GEMM_PUT(bs, GEMM_LDS_B, rb, GEMM_FETCH_B, pb);
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (k0 + GEMM_TILE_K < k_len)
-      gemm_fetch(ra, rb, a, a_off, a_sm, a_sk, b, b_off, b_sk, b_sn, m0, m_len, n0, n_len,
-                 k0 + GEMM_TILE_K, k_len, lid);
+    uint k1 = k0 + GEMM_TILE_K;
+    if (k1 < k_len) {
+      pa.at += pa.step, pb.at += pb.step, k_full = k1 + GEMM_TILE_K <= k_len;
+      GEMM_FETCH(A_DT, ra, GEMM_FETCH_A, a, pa, m0, m_len, k1, k_len, m_full && k_full);
+      GEMM_FETCH(B_DT, rb, GEMM_FETCH_B, b, pb, n0, n_len, k1, k_len, n_full && k_full);
+    }
     gemm_tile_mul(as, bs, ly, lx, acc);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -208,4 +248,20 @@ gemm(const uint m_len, const uint n_len, const uint k_len, const float alpha,
   }
 #endif
   gemm_store(c, c_off, ldc, m0, m_len, n0, n_len, ly, lx, alpha, beta, acc);
+}
+
+/* C = alpha * (the sum of the splits' slices of w, in order) + beta * C, w holding splits
+ * m_len x n_len f32 blocks, slice elements apart. */
+__kernel void gemm_split_sum(const uint m_len, const uint n_len, const uint splits,
+                             const ulong slice, __global const float *w, const float alpha,
+                             const float beta, __global TYPE(C_DT) *c, const ulong c_off,
+                             const ulong ldc) {
+  CLMP_FOR_ITEMS(i, (ulong)m_len * n_len) {
+    float s = 0.0f;
+    for (uint z = 0; z < splits; z++) s += w[z * slice + i];
+    ulong at = c_off + i / n_len * ldc + i % n_len;
+    float v = alpha * s;
+    if (beta != 0.0f) v += beta * LOAD(C_DT, c, at);
+    STORE(C_DT, c, at, v);
+  }
 }

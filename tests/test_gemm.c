@@ -297,12 +297,22 @@ static void test_hgemm_opt_in(void) {
   unsetenv("CLMP_HGEMM");
 }
 
+/* The cases again with env set to each of values in turn (then unset). */
+static void check_cases_with(const char *env, const char *const *values, size_t n_values,
+                             const gemm_case *cases, size_t n_cases) {
+  for (size_t i = 0; i < n_values; i++) {
+    CU_ASSERT_EQUAL_FATAL(setenv(env, values[i], 1), 0);
+    check_cases(cases, n_cases);
+  }
+  unsetenv(env);
+}
+
 /* Tile sets other than the device's own choice, through CLMP_GEMM_TILES: GEMM_VEC (what GPUs
  * run: float4 local reads, the next tiles fetched during the multiply) and the small scalar set,
  * with every transpose, edges inside a tile, K below and above a tile, offsets and beta. Every
  * set here fits a device of 32 work-items (llvmpipe). */
 static void test_tile_sets(void) {
-  static const char *sets[] = {"32,32,16,8,4,1", "64,32,16,8,8,1", "8,8,8,2,2,0"};
+  static const char *const sets[] = {"32,32,16,8,4,1", "16,32,16,4,4,1", "8,8,8,2,2,0"};
   static const gemm_case cases[] = {
       {NN, 17, 33, 65, 1.5f, -0.5f, F16, F16, F32, 0, 0, U_F32},
       {NT, 70, 45, 9, 1.0f, 0.0f, BF16, BF16, BF16, 0, 0, U_F32},
@@ -310,11 +320,20 @@ static void test_tile_sets(void) {
       {TT, 64, 64, 48, 0.5f, 0.0f, F16, F16, F16, 1, 1, U_F32},
       {NN, 1, 1, 1, 2.0f, 1.0f, BF16, BF16, F32, 7, 0, U_F32},
   };
-  for (size_t i = 0; i < N_OF(sets); i++) {
-    CU_ASSERT_EQUAL_FATAL(setenv("CLMP_GEMM_TILES", sets[i], 1), 0);
-    check_cases(cases, N_OF(cases));
-  }
-  unsetenv("CLMP_GEMM_TILES");
+  check_cases_with("CLMP_GEMM_TILES", sets, N_OF(sets), cases, N_OF(cases));
+}
+
+/* Products split along K (what GPUs do when the tiles leave compute units idle), forced with
+ * CLMP_GEMM_SPLIT: depths of one tile, several and not a multiple of the tile, beta read. */
+static void test_split_k(void) {
+  static const char *const splits[] = {"2", "3", "16"};
+  static const gemm_case cases[] = {
+      {NN, 17, 33, 65, 1.5f, -0.5f, F16, F16, F32, 0, 0, U_F32},
+      {NT, 70, 45, 300, 1.0f, 0.0f, BF16, BF16, BF16, 0, 0, U_F32},
+      {TN, 33, 70, 16, 1.0f, 0.5f, F16, BF16, F16, 3, 0, U_F32},
+      {TT, 5, 3, 1, 0.5f, 0.0f, F16, F16, F32, 1, 1, U_F32},
+  };
+  check_cases_with("CLMP_GEMM_SPLIT", splits, N_OF(splits), cases, N_OF(cases));
 }
 
 /* --- special values --------------------------------------------------------------------------- */
@@ -639,6 +658,7 @@ int main(void) {
                          {"dtype combinations", test_dtypes},
                          {"CLMP_HGEMM opt-in", test_hgemm_opt_in},
                          {"tile sets through CLMP_GEMM_TILES", test_tile_sets},
+                         {"split along K (CLMP_GEMM_SPLIT)", test_split_k},
                          {"special values", test_special_values},
                          {"linear layer: finite differences", test_linear_gradients},
                          {"bad arguments", test_bad_arguments},

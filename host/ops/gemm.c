@@ -179,22 +179,25 @@ static int want_hgemm(const clmp_matrix *a, const clmp_matrix *b, const clmp_mat
 
 /* A set of cl/gemm.cl's tile sizes: C block per work-group (m x n), depth k, block per item;
  * vec: GEMM_VEC (float4 reads of the local tiles, the next tiles fetched into registers during
- * the multiply; wpt_m and wpt_n multiples of 4, both tiles a whole number of fetches per item). */
+ * the multiply; wpt_m and wpt_n multiples of 4, the items a multiple of m, n and k, each tile a
+ * whole number of fetches per item). */
 typedef struct gemm_tiles {
   unsigned m, n, k, wpt_m, wpt_n, vec;
 } gemm_tiles;
 
 /* Tile sets, largest first; a device takes the first set that fits its work-group and local
- * memory limits and those of the compiled kernel. Measured at 4096^3 on an H200, f16 x f16 -> f32
- * and bf16 x bf16 -> bf16: 15 and 24 TFLOP/s with the first set, 10 and 15 with the second
- * (CLBlast's Sgemm: 31); on PoCL (2 cores, 512^3) the first set gives about twice the second. */
+ * memory limits and those of the compiled kernel. H200, f16 x f16 -> f32, TFLOP/s at 8192^3 /
+ * 4096^3 (CLBlast's Sgemm in the same run: 32.8 / 30.1): the first set 35.1 / 38.5; with a depth
+ * of 16 instead of 8 (twice the registers of fetched elements) 29.5 / 30.5; without GEMM_VEC
+ * 23.9 / 24.3; 64 x 64 x 8 27.9 / 27.4. On PoCL (2 cores, 512^3) the first set gives about twice
+ * the second. */
 static const gemm_tiles tile_sets[] = {
-    {128, 128, 16, 8, 8, 1}, /* 256 items, 16.5 KiB of local memory */
-    {64, 64, 16, 4, 4, 1},   /* 256 items, 8.5 KiB */
-    {32, 32, 16, 2, 2, 0},   /* 256 items, 4.2 KiB */
-    {32, 32, 16, 8, 4, 0},   /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
-    {8, 8, 8, 2, 2, 0},      /* 16 items, 0.6 KiB */
-    {1, 1, 1, 1, 1, 0},      /* one item, 8 bytes: any device at all */
+    {128, 128, 8, 8, 8, 1}, /* 256 items, 8.3 KiB of local memory */
+    {64, 64, 16, 4, 4, 1},  /* 256 items, 8.5 KiB */
+    {32, 32, 16, 4, 4, 1},  /* 64 items, 4.5 KiB */
+    {32, 32, 16, 8, 4, 0},  /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
+    {8, 8, 8, 2, 2, 0},     /* 16 items, 0.6 KiB */
+    {1, 1, 1, 1, 1, 0},     /* one item, 8 bytes: any device at all */
 };
 
 /* CPUs first try a block of 16 x 16 per item: the compiler vectorises across the work-group's
@@ -204,11 +207,12 @@ static const gemm_tiles tile_sets[] = {
 static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0}; /* 64 items, 16.1 KiB */
 #define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
 
-/* The first SPREAD_SETS sets are one family of 256 items: a device takes the largest of them
- * that still gives every compute unit a work-group, so that small products are spread over the
- * device. H200, bf16 with the tensor cores off, TFLOP/s for the 128x128 / 64x64 / 32x32 sets:
- * 128x512x784 (fc1 forward, 4 / 16 / 64 groups) 0.60 / 1.18 / 1.44; 512x784x128 (fc1 dW)
- * 3.1 / 5.3 / 4.8; 256x512x128 (fc2 dW) 1.0 / 1.8 / 2.4. */
+/* The first SPREAD_SETS sets are one family: a device takes the largest of them that still
+ * gives every compute unit a work-group, so that small products are spread over the device
+ * (and split along K: split_count). H200, f16 with the tensor cores off, TFLOP/s with the
+ * 64 x 64 / 32 x 32 sets: 128x512x784 (fc1 forward) 1.8 / 2.6; 512x784x128 (fc1 dW) 7.2 / 7.2;
+ * 128x256x512 (fc2 forward) 0.86 / 1.25; 128x512x256 (fc2 dX) 1.6 / 2.2; 32 x 32 with 2 x 2 per
+ * item and no GEMM_VEC: 1.4, 4.7, 0.70, 1.3. */
 #define SPREAD_SETS 3
 
 static size_t tile_groups(const gemm_tiles *t, const clmp_matrix *c) {
@@ -228,16 +232,24 @@ static size_t tile_local_bytes(const gemm_tiles *t) {
   return sizeof(float) * t->k * ((t->m + pad) + (t->n + pad));
 }
 
-/* The kernel for one tile set and dtype combination (built once per context). */
-static clmp_status tile_kernel(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
-                               const clmp_matrix *b, const clmp_matrix *c, cl_kernel *out) {
+/* Kernel name of the program for one tile set and dtype combination (built once per context),
+ * C's dtype given apart (a split product writes f32). */
+static clmp_status tile_kernel_named(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
+                                     const clmp_matrix *b, clmp_dtype c_dt, const char *name,
+                                     cl_kernel *out) {
   char options[224];
   snprintf(options, sizeof options,
            "-DA_DT=%s -DB_DT=%s -DC_DT=%s -DGEMM_TILE_M=%u -DGEMM_TILE_N=%u -DGEMM_TILE_K=%u "
            "-DGEMM_WPT_M=%u -DGEMM_WPT_N=%u -DGEMM_VEC=%u",
            clmp__dtype_define(a->t->dtype), clmp__dtype_define(b->t->dtype),
-           clmp__dtype_define(c->t->dtype), t->m, t->n, t->k, t->wpt_m, t->wpt_n, t->vec);
-  return clmp__kernel_get(ctx, "gemm", options, "gemm", out);
+           clmp__dtype_define(c_dt), t->m, t->n, t->k, t->wpt_m, t->wpt_n, t->vec);
+  return clmp__kernel_get(ctx, "gemm", options, name, out);
+}
+
+/* The kernel for one tile set and dtype combination. */
+static clmp_status tile_kernel(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
+                               const clmp_matrix *b, const clmp_matrix *c, cl_kernel *out) {
+  return tile_kernel_named(ctx, t, a, b, c->t->dtype, "gemm", out);
 }
 
 /* The work-group size the compiled kernel allows (registers may make it less than the
@@ -262,8 +274,8 @@ static clmp_status try_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit, c
 /* Whether t may be built with GEMM_VEC (cl/gemm.cl's conditions). */
 static int vec_fits(const gemm_tiles *t) {
   size_t items = tile_items(t);
-  return t->wpt_m % 4 == 0 && t->wpt_n % 4 == 0 && (size_t)t->m * t->k % items == 0 &&
-         (size_t)t->n * t->k % items == 0;
+  return t->wpt_m % 4 == 0 && t->wpt_n % 4 == 0 && items % t->k == 0 && items % t->m == 0 &&
+         items % t->n == 0 && (size_t)t->m * t->k % items == 0 && (size_t)t->n * t->k % items == 0;
 }
 
 /* CLMP_GEMM_TILES="m,n,k,wpt_m,wpt_n[,vec]" replaces the table, for tuning on a new device; *set
@@ -321,24 +333,50 @@ static void op_strides(clmp_transpose t, const clmp_matrix *m, cl_ulong *sr, cl_
   *ss = t == CLMP_TRANS ? m->ld : 1;
 }
 
-static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alpha,
-                                 const clmp_matrix *a, const clmp_matrix *b, float beta,
-                                 const clmp_matrix *c) {
-  clmp_ctx *ctx = c->t->ctx;
-  gemm_tiles tiles, *t = &tiles;
-  cl_kernel k = NULL;
-  clmp_status st = pick_kernel(ctx, a, b, c, t, &k);
-  if (st != CLMP_SUCCESS) return st;
-  cl_uint m = (cl_uint)c->rows, n = (cl_uint)c->cols, kk = (cl_uint)op_cols(ta, a);
-  cl_ulong a_off = clmp__gemm_buffer_offset(a), b_off = clmp__gemm_buffer_offset(b),
-           c_off = clmp__gemm_buffer_offset(c);
-  cl_ulong a_sm, a_sk, b_sk, b_sn, ldc = c->ld;
+/* Splits along K of a product whose tiles leave compute units idle (GPUs; CPUs run few groups
+ * well): enough to fill the device, each at least SPLIT_MIN_DEPTH deep. CLMP_GEMM_SPLIT=s forces
+ * s (tests run the split path on CPUs with it). H200, f16, 32 x 32 tiles, TFLOP/s unsplit:
+ * 128x512x784 (fc1 forward, 64 groups) 2.6, 128x256x512 (fc2 forward, 32 groups) 1.2, against
+ * 3.2 and 1.6 for CLBlast's Sgemm. */
+#define SPLIT_MIN_DEPTH 128
+#define SPLIT_MAX       16
+static clmp_status split_count(const clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *c,
+                               size_t k, unsigned *splits) {
+  const char *env = getenv("CLMP_GEMM_SPLIT");
+  char extra = 0;
+  if (env && *env) {
+    if (sscanf(env, "%u%c", splits, &extra) != 1 || *splits < 1 || *splits > SPLIT_MAX)
+      return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "CLMP_GEMM_SPLIT=\"%s\": want 1 to %d", env,
+                       SPLIT_MAX);
+    return CLMP_SUCCESS;
+  }
+  size_t groups = tile_groups(t, c), cus = ctx->info.compute_units, s = 1;
+  if (ctx->info.kind != CLMP_DEVICE_CPU && groups < cus) s = cus / groups;
+  if (s > k / SPLIT_MIN_DEPTH) s = k / SPLIT_MIN_DEPTH;
+  *splits = s < 1 ? 1 : s > SPLIT_MAX ? SPLIT_MAX : (unsigned)s;
+  return CLMP_SUCCESS;
+}
+
+/* The portable kernel's arguments; c, c_off and ldc are where it writes (the scratch when
+ * split). */
+typedef struct portable_call {
+  cl_uint m, n, k, k_split;
+  float alpha, beta;
+  cl_mem c;
+  cl_ulong c_off, ldc, c_slice;
+} portable_call;
+
+static clmp_status launch_tiles(clmp_ctx *ctx, cl_kernel k, const gemm_tiles *t, clmp_transpose ta,
+                                clmp_transpose tb, const clmp_matrix *a, const clmp_matrix *b,
+                                const portable_call *p, size_t splits) {
+  cl_ulong a_off = clmp__gemm_buffer_offset(a), b_off = clmp__gemm_buffer_offset(b);
+  cl_ulong a_sm, a_sk, b_sk, b_sn;
   op_strides(ta, a, &a_sm, &a_sk);
   op_strides(tb, b, &b_sk, &b_sn);
-  clmp__arg args[] = {CLMP_ARG(m),
-                      CLMP_ARG(n),
-                      CLMP_ARG(kk),
-                      CLMP_ARG(alpha),
+  clmp__arg args[] = {CLMP_ARG(p->m),
+                      CLMP_ARG(p->n),
+                      CLMP_ARG(p->k),
+                      CLMP_ARG(p->alpha),
                       CLMP_ARG(a->t->storage->mem),
                       CLMP_ARG(a_off),
                       CLMP_ARG(a_sm),
@@ -347,13 +385,70 @@ static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alp
                       CLMP_ARG(b_off),
                       CLMP_ARG(b_sk),
                       CLMP_ARG(b_sn),
-                      CLMP_ARG(beta),
-                      CLMP_ARG(c->t->storage->mem),
-                      CLMP_ARG(c_off),
-                      CLMP_ARG(ldc)};
-  size_t groups[2] = {(c->cols + t->n - 1) / t->n, (c->rows + t->m - 1) / t->m};
+                      CLMP_ARG(p->beta),
+                      CLMP_ARG(p->c),
+                      CLMP_ARG(p->c_off),
+                      CLMP_ARG(p->ldc),
+                      CLMP_ARG(p->k_split),
+                      CLMP_ARG(p->c_slice)};
+  size_t groups[2] = {(p->n + t->n - 1) / t->n, (p->m + t->m - 1) / t->m * splits};
   size_t local[2] = {t->n / t->wpt_n, t->m / t->wpt_m};
   return clmp__launch_2d(ctx, k, "gemm", args, (int)(sizeof args / sizeof *args), groups, local);
+}
+
+/* C = alpha * (the splits' sum) + beta * C, from the f32 scratch w. */
+static clmp_status split_sum(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
+                             const clmp_matrix *b, const clmp_matrix *c, float alpha, float beta,
+                             cl_mem w, cl_uint splits) {
+  cl_kernel k = NULL;
+  clmp_status st = tile_kernel_named(ctx, t, a, b, c->t->dtype, "gemm_split_sum", &k);
+  if (st != CLMP_SUCCESS) return st;
+  cl_uint m = (cl_uint)c->rows, n = (cl_uint)c->cols;
+  cl_ulong slice = (cl_ulong)m * n, c_off = clmp__gemm_buffer_offset(c), ldc = c->ld;
+  clmp__arg args[] = {
+      CLMP_ARG(m),     CLMP_ARG(n),     CLMP_ARG(splits), CLMP_ARG(slice),
+      CLMP_ARG(w),     CLMP_ARG(alpha), CLMP_ARG(beta),   CLMP_ARG(c->t->storage->mem),
+      CLMP_ARG(c_off), CLMP_ARG(ldc)};
+  return clmp__launch_1d(ctx, k, "gemm_split_sum", args, (int)(sizeof args / sizeof *args),
+                         (size_t)slice);
+}
+
+static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alpha,
+                                 const clmp_matrix *a, const clmp_matrix *b, float beta,
+                                 const clmp_matrix *c) {
+  clmp_ctx *ctx = c->t->ctx;
+  gemm_tiles t;
+  cl_kernel k = NULL;
+  unsigned splits = 1;
+  size_t depth = op_cols(ta, a);
+  clmp_status st = pick_kernel(ctx, a, b, c, &t, &k);
+  if (st == CLMP_SUCCESS) st = split_count(ctx, &t, c, depth, &splits);
+  if (st != CLMP_SUCCESS) return st;
+  portable_call p = {(cl_uint)c->rows,
+                     (cl_uint)c->cols,
+                     (cl_uint)depth,
+                     0,
+                     alpha,
+                     beta,
+                     c->t->storage->mem,
+                     clmp__gemm_buffer_offset(c),
+                     c->ld,
+                     0};
+  /* Each split a whole number of tiles deep, so none is left empty. */
+  size_t k_split = (depth + splits - 1) / splits;
+  k_split = (k_split + t.k - 1) / t.k * t.k;
+  splits = k_split ? (unsigned)((depth + k_split - 1) / k_split) : 1;
+  if (splits < 2) {
+    p.k_split = depth ? (cl_uint)depth : 1;
+    return launch_tiles(ctx, k, &t, ta, tb, a, b, &p, 1);
+  }
+  cl_mem w = NULL;
+  p.k_split = (cl_uint)k_split, p.alpha = 1.0f, p.beta = 0.0f, p.c_off = 0, p.ldc = p.n;
+  p.c_slice = (cl_ulong)p.m * p.n;
+  st = clmp__scratch(ctx, (size_t)p.c_slice * splits * sizeof(float), &w);
+  if (st == CLMP_SUCCESS) st = tile_kernel_named(ctx, &t, a, b, CLMP_F32, "gemm", &k);
+  if (st == CLMP_SUCCESS) p.c = w, st = launch_tiles(ctx, k, &t, ta, tb, a, b, &p, splits);
+  return st == CLMP_SUCCESS ? split_sum(ctx, &t, a, b, c, alpha, beta, w, splits) : st;
 }
 
 /* --- the OpenCL row ----------------------------------------------------------------------------
