@@ -11,7 +11,7 @@ typedef struct amp_state {
   uint steps;
   uint skipped;
   float sumsq;
-  int reserved;
+  int arrived; /* work-groups of the running kernel done (amp_last_group) */
 } amp_state;
 
 #define SCALE_DYNAMIC 0
@@ -20,6 +20,21 @@ typedef struct amp_state {
 #ifndef AMP_LOCAL
 #define AMP_LOCAL 64 /* work-items of a check group: a power of two */
 #endif
+
+/* Whether this work-group is the last of its kernel to get here (the same answer in each of its
+ * items): every item calls it after its last read of st and its last global write, the last
+ * group then sees all the others' writes and resets the count for the next kernel. This saves
+ * a launch per pass (H200: 4 to 5 us of a separate one-group kernel each). */
+inline int amp_last_group(__global amp_state *st, __local int *last) {
+  barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+  if (get_local_id(0) == 0) {
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    *last = atomic_inc(&st->arrived) == (int)get_num_groups(0) - 1;
+    if (*last) atomic_xchg(&st->arrived, 0);
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return *last;
+}
 
 /* Tree reduction of a local array of AMP_LOCAL floats, always in the same order. */
 inline float tree_sum(__local float *v, uint lid) {
@@ -65,11 +80,13 @@ inline float4 amp_f16x4_to_f32_simd(ushort4 u) {
 #define LOAD4_F16(p, i) \
   amp_f16x4_to_f32_simd(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
 #else
-/* GPUs convert in hardware (vload_half4, vstore_half4_rte); NaN goes the integer way, by clmp's
- * rule. H200, AdamW over 1e8 f16 gradients: the integer conversion cost 7 % of the step. */
+/* GPUs convert in hardware: one 8-byte load, then vload_half4 from registers (straight from
+ * global memory it compiled to four 2-byte loads on the H200); NaN goes the integer way, by
+ * clmp's rule. H200, AdamW over 1e8 f16 gradients: the integer conversion cost 7 % of the step. */
 inline float4 amp_load4_f16(__global const half *p) {
-  float4 v = vload_half4(0, p);
-  return any(isnan(v)) ? amp_f16x4_to_f32(*(__global const ushort4 *)p) : v;
+  ushort4 u = *(__global const ushort4 *)p;
+  float4 v = vload_half4(0, (const half *)&u);
+  return any(isnan(v)) ? amp_f16x4_to_f32(u) : v;
 }
 #define LOAD4_F16(p, i) amp_load4_f16((p) + (i))
 #endif
@@ -89,13 +106,15 @@ inline ushort4 amp_f32x4_to_f16_simd(float4 v) {
 #define STORE4_F16(p, i, v) \
   (*(__global ushort4 *)((__global ushort *)(p) + (i)) = amp_f32x4_to_f16_simd(v))
 #else
+/* Converted in registers, stored in one 8-byte store (as amp_load4_f16). */
 inline void amp_store4_f16(__global half *p, float4 v) {
-  if (!any(isnan(v))) {
-    vstore_half4_rte(v, 0, p);
-    return;
-  }
-  *(__global ushort4 *)p =
-      (ushort4)(amp_f32_to_f16(v.x), amp_f32_to_f16(v.y), amp_f32_to_f16(v.z), amp_f32_to_f16(v.w));
+  ushort4 u;
+  if (!any(isnan(v)))
+    vstore_half4_rte(v, 0, (half *)&u);
+  else
+    u = (ushort4)(amp_f32_to_f16(v.x), amp_f32_to_f16(v.y), amp_f32_to_f16(v.z),
+                  amp_f32_to_f16(v.w));
+  *(__global ushort4 *)p = u;
 }
 #define STORE4_F16(p, i, v) amp_store4_f16((p) + (i), (v))
 #endif
@@ -107,13 +126,49 @@ inline void amp_store4_f16(__global half *p, float4 v) {
 
 #endif
 
+/* Pass 1, stage 2, by the last group of stage 1 (last): the partials combined in order into
+ * the state (volatile: written by other groups, read past any cache they may be stale in). Every
+ * group runs the reductions, so that no barrier sits in a branch (PoCL 3.1 gave every item of
+ * such a branch local id 0). */
+inline void amp_combine(int last, __global volatile const float *partials, uint groups,
+                        int want_sumsq, __global amp_state *st, __local float *sq,
+                        __local float *bad) {
+  uint lid = get_local_id(0);
+  float s = 0.0f, b = 0.0f;
+  for (uint i = lid; last && i < groups; i += AMP_LOCAL) {
+    s += partials[2 * i];
+    b += partials[2 * i + 1];
+  }
+  sq[lid] = s;
+  bad[lid] = b;
+  float total = tree_sum(sq, lid), any = tree_sum(bad, lid);
+  if (last && lid == 0) {
+    /* A norm that overflows fp32 counts as an overflow only when the norm is wanted. */
+    if (any > 0.0f || (want_sumsq && !isfinite(total))) st->found_inf = 1;
+    if (want_sumsq) st->sumsq += total;
+  }
+}
+
+#ifndef AMP_CHECK8
+#define AMP_CHECK8 0 /* 1: the check loads eight 16-bit gradients at a time (GPUs, aligned) */
+#endif
+#if AMP_CHECK8
+inline float8 amp_widen8_f16(ushort8 u) {
+  return vload_half8(0, (const half *)&u);
+}
+#define AMP_WIDEN8_F16(u)  amp_widen8_f16(u)
+#define AMP_WIDEN8_BF16(u) as_float8(convert_uint8(u) << 16)
+#define AMP_WIDEN8(dt, u)  CLMP_CAT(AMP_WIDEN8_, dt)(u)
+#endif
+
 #ifdef G_DT
 /* Pass 1, stage 1: each group reduces its strided share of g into partials[2 * group] (sum of
  * squares of the unscaled gradients) and partials[2 * group + 1] (1 if any was non-finite). */
 __kernel __attribute__((reqd_work_group_size(AMP_LOCAL, 1, 1))) void
 amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n,
-                  __global const amp_state *st, __global float *partials) {
+                  __global amp_state *st, __global volatile float *partials, const int want_sumsq) {
   __local float sq[AMP_LOCAL], bad[AMP_LOCAL];
+  __local int last;
   uint lid = get_local_id(0);
   float inv = 1.0f / st->scale, s = 0.0f, b = 0.0f;
   g += g_off;
@@ -127,6 +182,21 @@ amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n
   }
   s = (s4.x + s4.y) + (s4.z + s4.w);
   for (ulong i = n / 4 * 4; i < n && get_global_id(0) == 0; i++) {
+#elif AMP_CHECK8
+  /* GPUs, 16-bit gradients: one 16-byte load of eight per step of the loop, enough bytes in
+   * flight to reach the copy bandwidth (the H200 read 8 bytes at a time at 2.9 TB/s). NaN's
+   * payload does not matter here: any NaN is an overflow. Unrolled, so that each item has
+   * several loads in flight. */
+#pragma unroll 4
+  CLMP_FOR_ITEMS(j, n / 8) {
+    ushort8 u = *(__global const ushort8 *)((__global const ushort *)g + 8 * j);
+    float8 v = AMP_WIDEN8(G_DT, u);
+    b = all(isfinite(v)) ? b : 1.0f;
+    v *= inv;
+    s = fma(v.s0, v.s0, s), s = fma(v.s1, v.s1, s), s = fma(v.s2, v.s2, s), s = fma(v.s3, v.s3, s);
+    s = fma(v.s4, v.s4, s), s = fma(v.s5, v.s5, s), s = fma(v.s6, v.s6, s), s = fma(v.s7, v.s7, s);
+  }
+  for (ulong i = n / 8 * 8; i < n && get_global_id(0) == 0; i++) {
 #elif AMP_VEC == 4
   CLMP_FOR_ITEMS(j, n / 4) {
     float4 v = LOAD4(G_DT, g, 4 * j);
@@ -150,28 +220,54 @@ amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n
     partials[2 * get_group_id(0)] = total;
     partials[2 * get_group_id(0) + 1] = any;
   }
+  amp_combine(amp_last_group(st, &last), partials, get_num_groups(0), want_sumsq, st, sq, bad);
 }
 #endif
 
-/* Pass 1, stage 2: one group combines the partials in order into the state. */
-__kernel __attribute__((reqd_work_group_size(AMP_LOCAL, 1, 1))) void
-amp_check_combine(__global const float *partials, const uint groups, const int want_sumsq,
-                  __global amp_state *st) {
-  __local float sq[AMP_LOCAL], bad[AMP_LOCAL];
-  uint lid = get_local_id(0);
-  float s = 0.0f, b = 0.0f;
-  for (uint i = lid; i < groups; i += AMP_LOCAL) {
-    s += partials[2 * i];
-    b += partials[2 * i + 1];
+/* The scaler's parameters, as the kernels receive them (mirrors clmp__scaler_params). */
+typedef struct amp_scaler {
+  int mode;
+  float growth_factor, backoff_factor, min_scale, max_scale;
+  int growth_interval, hysteresis;
+} amp_scaler;
+
+/* The scaler update, by one work-item: count the step; on overflow lose a unit of hysteresis and
+ * back off when none is left; after growth_interval clean steps grow (never past max_scale, never
+ * to inf); clear the step's flags. */
+inline void amp_scaler_update(__global amp_state *st, const amp_scaler *p) {
+  amp_state s = *st;
+  s.steps++;
+  if (s.found_inf) {
+    s.skipped++;
+    if (p->mode == SCALE_DYNAMIC) {
+      s.growth_tracker = 0;
+      if (--s.hysteresis_left <= 0) {
+        s.scale = fmax(s.scale * p->backoff_factor, p->min_scale);
+        s.hysteresis_left = p->hysteresis;
+      }
+    }
+  } else if (p->mode == SCALE_DYNAMIC && ++s.growth_tracker >= p->growth_interval) {
+    float grown = s.scale * p->growth_factor;
+    if (isfinite(grown)) s.scale = fmin(grown, p->max_scale);
+    s.growth_tracker = 0;
+    s.hysteresis_left = p->hysteresis;
   }
-  sq[lid] = s;
-  bad[lid] = b;
-  float total = tree_sum(sq, lid), any = tree_sum(bad, lid);
-  if (lid == 0) {
-    /* A norm that overflows fp32 counts as an overflow only when the norm is wanted. */
-    if (any > 0.0f || (want_sumsq && !isfinite(total))) st->found_inf = 1;
-    if (want_sumsq) st->sumsq += total;
-  }
+  s.found_inf = 0;
+  s.sumsq = 0.0f;
+  *st = s;
+}
+
+/* The scaler's parameters as kernel arguments (one by one: Mesa warns of struct arguments). */
+#define AMP_SCALER_ARGS                                                                         \
+  const int mode, const float growth_factor, const float backoff_factor, const float min_scale, \
+      const float max_scale, const int growth_interval, const int hysteresis
+#define AMP_SCALER_OF_ARGS \
+  {mode, growth_factor, backoff_factor, min_scale, max_scale, growth_interval, hysteresis}
+
+/* The scaler update on its own (clmp_scaler_update), one work-item. */
+__kernel void amp_update(__global amp_state *st, AMP_SCALER_ARGS) {
+  amp_scaler p = AMP_SCALER_OF_ARGS;
+  amp_scaler_update(st, &p);
 }
 
 /* The factor that brings the global norm of the unscaled gradients down to clip_norm
@@ -241,23 +337,14 @@ inline void amp_step_four(const amp_hyper *h, float k, __global const TYPE(G_DT)
 }
 #endif
 
-/* Pass 2: unscale, clip, decay, update master and moments, write the working copy; nothing at
- * all when the step overflowed. With AMP_VEC 4 each item takes four elements at a time and the
- * first item the last n % 4. */
-__kernel void amp_step(__global const amp_state *st, __global const TYPE(G_DT) *g,
-                       const ulong g_off, __global float *master, const ulong p_off,
-                       __global float *m1, const ulong m1_off, __global float *m2,
-                       const ulong m2_off, __global TYPE(W_DT) *w, const ulong w_off,
-                       const int has_w, const ulong n, const int optimizer, const float lr,
-                       const float wd, const float momentum, const float dampening,
-                       const int nesterov, const float beta1, const float beta2, const float eps,
-                       const float clip_norm) {
-  if (st->found_inf) return;
+/* Pass 2's elements: unscale, clip, decay, update master and moments, write the working copy.
+ * With AMP_VEC 4 each item takes four elements at a time and the first item the last n % 4. */
+inline void amp_step_all(__global const amp_state *st, __global const TYPE(G_DT) *g,
+                         __global float *master, __global float *m1, __global float *m2,
+                         __global TYPE(W_DT) *w, int has_w, ulong n, amp_hyper h, float clip_norm) {
   float k = clip_coef(clip_norm, st->sumsq) / st->scale;
-  amp_hyper h = {optimizer, nesterov, lr,    wd,  momentum,
-                 dampening, beta1,    beta2, eps, st->steps - st->skipped};
-  h.bc1 = 1.0f - pown(beta1, (int)h.done + 1), h.bc2 = 1.0f - pown(beta2, (int)h.done + 1);
-  g += g_off, master += p_off, m1 += m1_off, m2 += m2_off, w += w_off;
+  h.done = st->steps - st->skipped;
+  h.bc1 = 1.0f - pown(h.beta1, (int)h.done + 1), h.bc2 = 1.0f - pown(h.beta2, (int)h.done + 1);
 #if AMP_VEC == 4
   CLMP_FOR_ITEMS(j, n / 4) amp_step_four(&h, k, g, master, m1, m2, w, has_w, 4 * j);
   if (get_global_id(0) == 0)
@@ -266,32 +353,22 @@ __kernel void amp_step(__global const amp_state *st, __global const TYPE(G_DT) *
   CLMP_FOR_ITEMS(i, n) amp_step_one(&h, k, g, master, m1, m2, w, has_w, i);
 #endif
 }
-#endif
 
-/* The scaler update, one work-item: count the step; on overflow lose a unit of hysteresis and
- * back off when none is left; after growth_interval clean steps grow (never past max_scale, never
- * to inf); clear the step's flags. */
-__kernel void amp_update(__global amp_state *st, const int mode, const float growth_factor,
-                         const float backoff_factor, const float min_scale, const float max_scale,
-                         const int growth_interval, const int hysteresis) {
-  amp_state s = *st;
-  s.steps++;
-  if (s.found_inf) {
-    s.skipped++;
-    if (mode == SCALE_DYNAMIC) {
-      s.growth_tracker = 0;
-      if (--s.hysteresis_left <= 0) {
-        s.scale = fmax(s.scale * backoff_factor, min_scale);
-        s.hysteresis_left = hysteresis;
-      }
-    }
-  } else if (mode == SCALE_DYNAMIC && ++s.growth_tracker >= growth_interval) {
-    float grown = s.scale * growth_factor;
-    if (isfinite(grown)) s.scale = fmin(grown, max_scale);
-    s.growth_tracker = 0;
-    s.hysteresis_left = hysteresis;
-  }
-  s.found_inf = 0;
-  s.sumsq = 0.0f;
-  *st = s;
+/* Pass 2: the step, nothing at all when it overflowed; then the scaler update, by the last
+ * work-group. */
+__kernel void amp_step(__global amp_state *st, __global const TYPE(G_DT) *g, const ulong g_off,
+                       __global float *master, const ulong p_off, __global float *m1,
+                       const ulong m1_off, __global float *m2, const ulong m2_off,
+                       __global TYPE(W_DT) *w, const ulong w_off, const int has_w, const ulong n,
+                       const int optimizer, const float lr, const float wd, const float momentum,
+                       const float dampening, const int nesterov, const float beta1,
+                       const float beta2, const float eps, const float clip_norm, AMP_SCALER_ARGS) {
+  __local int last;
+  amp_scaler scaler = AMP_SCALER_OF_ARGS;
+  amp_hyper h = {optimizer, nesterov, lr, wd, momentum, dampening, beta1, beta2, eps, 0};
+  if (!st->found_inf)
+    amp_step_all(st, g + g_off, master + p_off, m1 + m1_off, m2 + m2_off, w + w_off, has_w, n, h,
+                 clip_norm);
+  if (amp_last_group(st, &last) && get_local_id(0) == 0) amp_scaler_update(st, &scaler);
 }
+#endif

@@ -145,10 +145,10 @@ clmp_status clmp_optim_step(clmp_optim *o, float lr) {
   const clmp__ops *ops = clmp__ops_of(o->master->ctx);
   clmp__step_params p = step_params(&o->cfg, lr);
   clmp_tensor *state = o->scaler->state;
+  p.scaler = &o->scaler->params; /* the step ends with the scaler update */
   clmp_status st = ops->amp_check(o->grads, o->cfg.clip_norm > 0, state);
   if (st == CLMP_SUCCESS)
     st = ops->amp_step(&p, state, o->grads, o->master, o->m1, o->m2, o->working);
-  if (st == CLMP_SUCCESS) st = clmp_scaler_update(o->scaler);
   return st;
 }
 

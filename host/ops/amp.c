@@ -8,54 +8,58 @@
 #include "table.h"
 
 /* Work-items per check group (cl/amp.cl's AMP_LOCAL) and groups per compute unit: fixed for a
- * device, so the reduction order, hence the result, is the same every run. */
-#define AMP_LOCAL         64
-#define GROUPS_PER_CU     64 /* H200: 4 left the check at about 70 GB/s, too few loads in flight */
+ * device, so the reduction order, hence the result, is the same every run. GPUs take groups of
+ * 256 and 8 per compute unit: a full device of items with few partials left to combine (H200,
+ * AdamW over 1e8 f16 gradients, 64 x 64 per compute unit: the check 71 us, the combine of its
+ * 8448 partials by one group 16 us; 4 groups of 64 per compute unit had left the check at
+ * about 70 GB/s, too few loads in flight). */
+#define AMP_LOCAL_CPU 64
+#define AMP_LOCAL_GPU 256
+#define GROUPS_PER_CU_CPU                                                \
+  64 /* H200: 4 left the check at about 70 GB/s, too few loads in flight \
+      */
+#define GROUPS_PER_CU_GPU 8
 #define MAX_GROUPS        16384
 #define STEP_OPTIONS_SIZE 96
 
+static size_t check_local(const clmp_ctx *ctx) {
+  int gpu = ctx->info.kind != CLMP_DEVICE_CPU && ctx->info.max_work_group >= AMP_LOCAL_GPU;
+  return gpu ? AMP_LOCAL_GPU : AMP_LOCAL_CPU;
+}
+
 static size_t check_groups(const clmp_ctx *ctx) {
-  size_t g = (size_t)ctx->info.compute_units * GROUPS_PER_CU;
+  size_t per_cu = check_local(ctx) == AMP_LOCAL_GPU ? GROUPS_PER_CU_GPU : GROUPS_PER_CU_CPU;
+  size_t g = (size_t)ctx->info.compute_units * per_cu;
   return g < 1 ? 1 : g > MAX_GROUPS ? MAX_GROUPS : g;
 }
 
-static clmp_status check_partial(clmp_ctx *ctx, const clmp_tensor *g, cl_mem state, cl_mem partials,
-                                 size_t groups) {
-  char opts[64];
-  snprintf(opts, sizeof opts, "-DG_DT=%s -DAMP_LOCAL=%d -DAMP_VEC=%d", clmp__dtype_define(g->dtype),
-           AMP_LOCAL, clmp__elem_offset(g) % 4 ? 1 : 4);
-  cl_kernel k = NULL;
-  clmp_status st = clmp__kernel_get(ctx, "amp", opts, "amp_check_partial", &k);
-  cl_ulong off = clmp__elem_offset(g), n = g->numel;
-  clmp__arg args[] = {CLMP_ARG(g->storage->mem), CLMP_ARG(off), CLMP_ARG(n), CLMP_ARG(state),
-                      CLMP_ARG(partials)};
-  return st == CLMP_SUCCESS
-             ? clmp__launch(ctx, k, "amp_check_partial", args, 5, groups * AMP_LOCAL, AMP_LOCAL)
-             : st;
-}
-
-static clmp_status check_combine(clmp_ctx *ctx, cl_mem partials, cl_uint groups, cl_int want,
-                                 cl_mem state) {
-  char opts[32];
-  snprintf(opts, sizeof opts, "-DAMP_LOCAL=%d", AMP_LOCAL);
-  cl_kernel k = NULL;
-  clmp_status st = clmp__kernel_get(ctx, "amp", opts, "amp_check_combine", &k);
-  clmp__arg args[] = {CLMP_ARG(partials), CLMP_ARG(groups), CLMP_ARG(want), CLMP_ARG(state)};
-  return st == CLMP_SUCCESS
-             ? clmp__launch(ctx, k, "amp_check_combine", args, 4, AMP_LOCAL, AMP_LOCAL)
-             : st;
-}
-
-clmp_status clmp__cl_amp_check(const clmp_tensor *grads, int want_sumsq, clmp_tensor *state) {
+/* The check: each group reduces its share of g; the last group to finish combines the partials
+ * into the state (cl/amp.cl, amp_last_group). */
+clmp_status clmp__cl_amp_check(const clmp_tensor *g, int want_sumsq, clmp_tensor *state) {
   clmp_ctx *ctx = state->ctx;
-  size_t groups = check_groups(ctx);
+  size_t groups = check_groups(ctx), local = check_local(ctx);
+  int off8 = clmp__elem_offset(g) % 8 == 0;
+  int check8 = local == AMP_LOCAL_GPU && clmp_dtype_size(g->dtype) == 2 && off8;
+  char opts[96];
+  snprintf(opts, sizeof opts, "-DG_DT=%s -DAMP_LOCAL=%zu -DAMP_VEC=%d -DAMP_CHECK8=%d",
+           clmp__dtype_define(g->dtype), local, clmp__elem_offset(g) % 4 ? 1 : 4, check8);
   cl_mem partials = NULL;
+  cl_kernel k = NULL;
   clmp_status st = clmp__scratch(ctx, 2 * groups * sizeof(float), &partials);
-  if (st == CLMP_SUCCESS) st = check_partial(ctx, grads, state->storage->mem, partials, groups);
-  if (st == CLMP_SUCCESS)
-    st = check_combine(ctx, partials, (cl_uint)groups, want_sumsq, state->storage->mem);
-  return st;
+  if (st == CLMP_SUCCESS) st = clmp__kernel_get(ctx, "amp", opts, "amp_check_partial", &k);
+  if (st != CLMP_SUCCESS) return st;
+  cl_ulong off = clmp__elem_offset(g), n = g->numel;
+  cl_int want = want_sumsq;
+  clmp__arg args[] = {CLMP_ARG(g->storage->mem),     CLMP_ARG(off),      CLMP_ARG(n),
+                      CLMP_ARG(state->storage->mem), CLMP_ARG(partials), CLMP_ARG(want)};
+  return clmp__launch(ctx, k, "amp_check_partial", args, 6, groups * local, local);
 }
+
+/* The scaler's parameters as cl/amp.cl's AMP_SCALER_ARGS. */
+#define SCALER_ARGS(p)                                                                    \
+  CLMP_ARG((p)->mode), CLMP_ARG((p)->growth_factor), CLMP_ARG((p)->backoff_factor),       \
+      CLMP_ARG((p)->min_scale), CLMP_ARG((p)->max_scale), CLMP_ARG((p)->growth_interval), \
+      CLMP_ARG((p)->hysteresis)
 
 /* The optional tensors of the step: a NULL one is passed as master's buffer (never touched). */
 static cl_mem mem_or(const clmp_tensor *t, cl_mem fallback) {
@@ -77,7 +81,7 @@ static int step_vec(const clmp_tensor *g, const clmp_tensor *master, const clmp_
   return 4;
 }
 
-clmp_status clmp__cl_amp_step(const clmp__step_params *p, const clmp_tensor *state,
+clmp_status clmp__cl_amp_step(const clmp__step_params *p, clmp_tensor *state,
                               const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,
                               clmp_tensor *m2, clmp_tensor *working) {
   char opts[STEP_OPTIONS_SIZE];
@@ -115,7 +119,8 @@ clmp_status clmp__cl_amp_step(const clmp__step_params *p, const clmp_tensor *sta
                       CLMP_ARG(p->beta1),
                       CLMP_ARG(p->beta2),
                       CLMP_ARG(p->eps),
-                      CLMP_ARG(p->clip_norm)};
+                      CLMP_ARG(p->clip_norm),
+                      SCALER_ARGS(p->scaler)};
   return clmp__launch_1d(master->ctx, k, "amp_step", args, (int)(sizeof args / sizeof *args),
                          master->numel);
 }
@@ -124,9 +129,6 @@ clmp_status clmp__cl_amp_update(const clmp__scaler_params *p, clmp_tensor *state
   cl_kernel k = NULL;
   clmp_status st = clmp__kernel_get(state->ctx, "amp", "", "amp_update", &k);
   if (st != CLMP_SUCCESS) return st;
-  clmp__arg args[] = {CLMP_ARG(state->storage->mem), CLMP_ARG(p->mode),
-                      CLMP_ARG(p->growth_factor),    CLMP_ARG(p->backoff_factor),
-                      CLMP_ARG(p->min_scale),        CLMP_ARG(p->max_scale),
-                      CLMP_ARG(p->growth_interval),  CLMP_ARG(p->hysteresis)};
+  clmp__arg args[] = {CLMP_ARG(state->storage->mem), SCALER_ARGS(p)};
   return clmp__launch(state->ctx, k, "amp_update", args, 8, 1, 1);
 }

@@ -22,7 +22,7 @@ typedef struct clmp__amp_state {
   uint32_t steps;          /* optimizer steps attempted */
   uint32_t skipped;        /* of which skipped for overflow */
   float sumsq;             /* sum of squares of the scaled gradients, for clipping */
-  int32_t reserved;
+  int32_t arrived;         /* work-groups of the running kernel done (0 between kernels) */
 } clmp__amp_state;
 
 /* Modes of the scaler (clmp/amp.h spells them for users). */
@@ -39,10 +39,11 @@ typedef struct clmp__scaler_params {
 typedef struct clmp__step_params {
   int32_t optimizer;
   float lr, weight_decay;
-  float momentum, dampening; /* SGD */
-  int32_t nesterov;          /* SGD */
-  float beta1, beta2, eps;   /* AdamW */
-  float clip_norm;           /* global norm of the unscaled gradients; 0: no clipping */
+  float momentum, dampening;         /* SGD */
+  int32_t nesterov;                  /* SGD */
+  float beta1, beta2, eps;           /* AdamW */
+  float clip_norm;                   /* global norm of the unscaled gradients; 0: no clipping */
+  const clmp__scaler_params *scaler; /* the scaler update that ends the step (amp_step) */
 } clmp__step_params;
 
 typedef struct clmp__ops {
@@ -72,10 +73,11 @@ typedef struct clmp__ops {
   clmp_status (*amp_check)(const clmp_tensor *grads, int want_sumsq, clmp_tensor *state);
   /* AMP, pass 2: unless state.found_inf, unscale (1/state.scale), clip, decay, update master and
    * the optimizer's moments m1 (momentum or Adam's m) and m2 (Adam's v, NULL for SGD), and write
-   * working (the 16-bit copy, NULL for none). Adam's step count is steps - skipped + 1. */
-  clmp_status (*amp_step)(const clmp__step_params *p, const clmp_tensor *state,
-                          const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,
-                          clmp_tensor *m2, clmp_tensor *working);
+   * working (the 16-bit copy, NULL for none). Adam's step count is steps - skipped + 1. Then
+   * amp_update's work with p->scaler, in the same launch on devices. */
+  clmp_status (*amp_step)(const clmp__step_params *p, clmp_tensor *state, const clmp_tensor *grads,
+                          clmp_tensor *master, clmp_tensor *m1, clmp_tensor *m2,
+                          clmp_tensor *working);
   /* AMP, the scaler update: counters, growth, backoff, hysteresis; clears found_inf, sumsq. */
   clmp_status (*amp_update)(const clmp__scaler_params *p, clmp_tensor *state);
 } clmp__ops;
@@ -113,7 +115,7 @@ static inline const clmp__ops *clmp__ops_of(const clmp_ctx *ctx) {
   clmp_status prefix##gather_rows(const clmp_tensor *src, const clmp_tensor *idx, float scale,    \
                                   float shift, clmp_tensor *dst);                                 \
   clmp_status prefix##amp_check(const clmp_tensor *grads, int want_sumsq, clmp_tensor *state);    \
-  clmp_status prefix##amp_step(const clmp__step_params *p, const clmp_tensor *state,              \
+  clmp_status prefix##amp_step(const clmp__step_params *p, clmp_tensor *state,                    \
                                const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,    \
                                clmp_tensor *m2, clmp_tensor *working);                            \
   clmp_status prefix##amp_update(const clmp__scaler_params *p, clmp_tensor *state);

@@ -51,11 +51,11 @@ static float adamw(const clmp__step_params *p, float w, float g, float *m, float
   return w - (p->lr / bc1) * *m / (sqrtf(*v) / sqrtf(bc2) + p->eps);
 }
 
-clmp_status clmp__ref_amp_step(const clmp__step_params *p, const clmp_tensor *state,
+clmp_status clmp__ref_amp_step(const clmp__step_params *p, clmp_tensor *state,
                                const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,
                                clmp_tensor *m2, clmp_tensor *working) {
   const clmp__amp_state *st = state_of(state);
-  if (st->found_inf) return CLMP_SUCCESS;
+  if (st->found_inf) return clmp__ref_amp_update(p->scaler, state);
   float k = clip_coef(p->clip_norm, st->sumsq) / st->scale;
   unsigned done = st->steps - st->skipped;
   float *w = clmp__tensor_host(master);
@@ -69,7 +69,7 @@ clmp_status clmp__ref_amp_step(const clmp__step_params *p, const clmp_tensor *st
       w[i] = adamw(p, w[i], gi, &a[i], &b[i], done + 1);
     if (working) clmp__store_f32(working->dtype, clmp__tensor_host(working), i, w[i]);
   }
-  return CLMP_SUCCESS;
+  return clmp__ref_amp_update(p->scaler, state);
 }
 
 clmp_status clmp__ref_amp_update(const clmp__scaler_params *p, clmp_tensor *state) {
