@@ -208,8 +208,8 @@ static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0}; /* 64 items, 1
 #define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
 
 /* The first SPREAD_SETS sets are one family: a device takes the largest of them that still
- * gives every compute unit a work-group, so that small products are spread over the device
- * (and split along K: split_count). H200, f16 with the tensor cores off, TFLOP/s with the
+ * gives every compute unit a work-group, counting its splits along K (auto_splits), so that
+ * small products are spread over the device. H200, f16 with the tensor cores off, TFLOP/s with the
  * 64 x 64 / 32 x 32 sets: 128x512x784 (fc1 forward) 1.8 / 2.6; 512x784x128 (fc1 dW) 7.2 / 7.2;
  * 128x256x512 (fc2 forward) 0.86 / 1.25; 128x512x256 (fc2 dX) 1.6 / 2.2; 32 x 32 with 2 x 2 per
  * item and no GEMM_VEC: 1.4, 4.7, 0.70, 1.3. */
@@ -298,11 +298,42 @@ static clmp_status env_tiles(gemm_tiles *t, int *set) {
   return CLMP_SUCCESS;
 }
 
+/* Splits along K of a product whose tiles leave compute units idle (GPUs; CPUs run few groups
+ * well): enough to give every compute unit a group, each split at least SPLIT_MIN_DEPTH deep.
+ * H200, f16, TFLOP/s (CLBlast's Sgemm in the same run): 128x512x784 (fc1 forward) 32 x 32 tiles
+ * 2.5 unsplit, 4.1 in two (3.2); 128x256x512 (fc2 forward) 1.2, 1.8 in two, 1.7-1.9 in four
+ * (1.3-1.6); 512^3 64 x 64 tiles in two 10.9, in four 14.6, 32 x 32 unsplit 9.2 (10.1). The
+ * sets chosen with splits counted: 512^3 12.3 (10.2), 1024^3 128 x 128 in three 23.5, against
+ * 22.1 with 64 x 64 unsplit (15.1), 128x512x784 in three 5.4 (3.3), 256^3 2.8 (2.3). */
+#define SPLIT_MIN_DEPTH 128
+#define SPLIT_MAX       16
+static unsigned auto_splits(const clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *c,
+                            size_t k) {
+  size_t groups = tile_groups(t, c), cus = ctx->info.compute_units, s = 1;
+  if (ctx->info.kind != CLMP_DEVICE_CPU && groups < cus) s = (cus + groups - 1) / groups;
+  if (s > k / SPLIT_MIN_DEPTH) s = k / SPLIT_MIN_DEPTH;
+  return s < 1 ? 1 : s > SPLIT_MAX ? SPLIT_MAX : (unsigned)s;
+}
+
+/* auto_splits, or CLMP_GEMM_SPLIT=s (tests run the split path on CPUs with it). */
+static clmp_status split_count(const clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *c,
+                               size_t k, unsigned *splits) {
+  const char *env = getenv("CLMP_GEMM_SPLIT");
+  char extra = 0;
+  *splits = auto_splits(ctx, t, c, k);
+  if (env && *env &&
+      (sscanf(env, "%u%c", splits, &extra) != 1 || *splits < 1 || *splits > SPLIT_MAX))
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "CLMP_GEMM_SPLIT=\"%s\": want 1 to %d", env,
+                     SPLIT_MAX);
+  return CLMP_SUCCESS;
+}
+
 /* The tile set and kernel: CLMP_GEMM_TILES, else the first set of the table that the device
  * runs. A kernel that allows fewer items than asked lowers the limit for the smaller sets, so
  * that they are not built only to be refused. */
 static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_matrix *b,
-                               const clmp_matrix *c, gemm_tiles *tiles, cl_kernel *out) {
+                               const clmp_matrix *c, size_t depth, gemm_tiles *tiles,
+                               cl_kernel *out) {
   int set = 0;
   size_t limit = ctx->info.max_work_group, wg = 0;
   clmp_status st = env_tiles(tiles, &set);
@@ -318,7 +349,8 @@ static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_m
     if (wg && tile_items(&cpu_tile_set) <= wg) return *tiles = cpu_tile_set, CLMP_SUCCESS;
   }
   for (size_t i = 0; i < N_TILE_SETS; i++) {
-    if (i + 1 < SPREAD_SETS && tile_groups(&tile_sets[i], c) < ctx->info.compute_units) continue;
+    size_t groups = tile_groups(&tile_sets[i], c) * auto_splits(ctx, &tile_sets[i], c, depth);
+    if (i + 1 < SPREAD_SETS && groups < ctx->info.compute_units) continue;
     st = try_tiles(ctx, &tile_sets[i], limit, a, b, c, out, &wg);
     if (st != CLMP_SUCCESS) return st;
     if (wg && tile_items(&tile_sets[i]) <= wg) return *tiles = tile_sets[i], CLMP_SUCCESS;
@@ -331,30 +363,6 @@ static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_m
 static void op_strides(clmp_transpose t, const clmp_matrix *m, cl_ulong *sr, cl_ulong *ss) {
   *sr = t == CLMP_TRANS ? 1 : m->ld;
   *ss = t == CLMP_TRANS ? m->ld : 1;
-}
-
-/* Splits along K of a product whose tiles leave compute units idle (GPUs; CPUs run few groups
- * well): enough to fill the device, each at least SPLIT_MIN_DEPTH deep. CLMP_GEMM_SPLIT=s forces
- * s (tests run the split path on CPUs with it). H200, f16, 32 x 32 tiles, TFLOP/s unsplit:
- * 128x512x784 (fc1 forward, 64 groups) 2.6, 128x256x512 (fc2 forward, 32 groups) 1.2, against
- * 3.2 and 1.6 for CLBlast's Sgemm. */
-#define SPLIT_MIN_DEPTH 128
-#define SPLIT_MAX       16
-static clmp_status split_count(const clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *c,
-                               size_t k, unsigned *splits) {
-  const char *env = getenv("CLMP_GEMM_SPLIT");
-  char extra = 0;
-  if (env && *env) {
-    if (sscanf(env, "%u%c", splits, &extra) != 1 || *splits < 1 || *splits > SPLIT_MAX)
-      return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "CLMP_GEMM_SPLIT=\"%s\": want 1 to %d", env,
-                       SPLIT_MAX);
-    return CLMP_SUCCESS;
-  }
-  size_t groups = tile_groups(t, c), cus = ctx->info.compute_units, s = 1;
-  if (ctx->info.kind != CLMP_DEVICE_CPU && groups < cus) s = cus / groups;
-  if (s > k / SPLIT_MIN_DEPTH) s = k / SPLIT_MIN_DEPTH;
-  *splits = s < 1 ? 1 : s > SPLIT_MAX ? SPLIT_MAX : (unsigned)s;
-  return CLMP_SUCCESS;
 }
 
 /* The portable kernel's arguments; c, c_off and ldc are where it writes (the scratch when
@@ -421,7 +429,7 @@ static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alp
   cl_kernel k = NULL;
   unsigned splits = 1;
   size_t depth = op_cols(ta, a);
-  clmp_status st = pick_kernel(ctx, a, b, c, &t, &k);
+  clmp_status st = pick_kernel(ctx, a, b, c, depth, &t, &k);
   if (st == CLMP_SUCCESS) st = split_count(ctx, &t, c, depth, &splits);
   if (st != CLMP_SUCCESS) return st;
   portable_call p = {(cl_uint)c->rows,
