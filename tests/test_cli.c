@@ -126,6 +126,24 @@ static void test_unknown_command(void) {
   run_free(&r);
 }
 
+/* CLMP_PROFILE=1: a verify run on the default OpenCL device ends with the per-kernel table,
+ * which names the step's two kernels; without it, no table. */
+static void test_profile(void) {
+  static const char *const on[] = {"CLMP_DEVICE", "CLMP_PROFILE=1", NULL};
+  struct run r;
+  RUN(&r, on, "verify", "--device", "cl:0", "--op", "optim_step");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.err, "clmp profile");
+  EXPECT_IN(&r, r.err, "amp_check_partial");
+  EXPECT_IN(&r, r.err, "amp_step");
+  EXPECT(&r, !contains(r.err, "amp_update"), "the scaler update runs inside amp_step");
+  run_free(&r);
+  RUN(&r, default_env, "verify", "--device", "cl:0", "--op", "optim_step");
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT(&r, !contains(r.err, "clmp profile"), "no profile without CLMP_PROFILE");
+  run_free(&r);
+}
+
 /* --- clmp devices: usage ---------------------------------------------------------------------- */
 
 static void test_devices_help(void) {
@@ -398,6 +416,7 @@ int main(void) {
       {"no arguments is a usage error", test_no_arguments},
       {"--version prints the version", test_version},
       {"an unknown command is a usage error", test_unknown_command},
+      {"CLMP_PROFILE=1 prints the kernels' times", test_profile},
       CU_TEST_INFO_NULL,
   };
   static CU_TestInfo devices_tests[] = {
