@@ -65,12 +65,18 @@ static clmp_status pick_tiles(const clmp_ctx *ctx, mma_tiles *t) {
   return CLMP_SUCCESS;
 }
 
+/* CLMP_GEMM: "portable" never takes the tensor-core path, "mma" takes it for every product
+ * the kernel can read (small ones too: clmp verify checks it so), anything else as the device
+ * and the product's size decide. Read at each call. */
+static int gemm_env(const char *value) {
+  const char *env = getenv("CLMP_GEMM");
+  return env && !strcmp(env, value);
+}
+
 /* Whether the device has the tensor-core path: NVIDIA, compute capability 8 or more, and
  * CLMP_GEMM not "portable". */
 static int device_has_mma(const clmp_ctx *ctx) {
-  const char *env = getenv("CLMP_GEMM");
-  if (env && !strcmp(env, "portable")) return 0;
-  return ctx->info.nv_cc_major >= 8;
+  return !gemm_env("portable") && ctx->info.nv_cc_major >= 8;
 }
 
 /* A matrix the kernel's 16-byte copies can read: its first element, its row length and its
@@ -79,10 +85,23 @@ static int aligned8(const clmp_matrix *m) {
   return clmp__gemm_buffer_offset(m) % 8 == 0 && m->ld % 8 == 0 && m->cols % 8 == 0;
 }
 
+/* Whether the product keeps enough of the device busy with the default tiles: at least one
+ * compute unit in MMA_MIN_SHARE. Below that the portable kernel, which splits small products
+ * along K, is faster. H200, TFLOP/s tensor cores / portable: 1024^3 (32 groups) 57 / 24;
+ * 512x784x128 (16 groups) 7.0 / 7.9; 512^3 (8 groups) 10.9 / 12.2; 128x512x784 (2 groups)
+ * 2.7 / 5.4. */
+#define MMA_MIN_SHARE 8
+static int fills_device(const clmp_ctx *ctx, const clmp_matrix *c) {
+  const mma_tiles *t = &default_tiles;
+  size_t groups = ((c->rows + t->bm - 1) / t->bm) * ((c->cols + t->bn - 1) / t->bn);
+  return groups * MMA_MIN_SHARE >= ctx->info.compute_units;
+}
+
 int clmp__gemm_mma_takes(const clmp_matrix *a, const clmp_matrix *b, const clmp_matrix *c) {
   clmp_dtype d = a->t->dtype;
   if ((d != CLMP_F16 && d != CLMP_BF16) || b->t->dtype != d) return 0;
-  return device_has_mma(c->t->ctx) && aligned8(a) && aligned8(b);
+  return device_has_mma(c->t->ctx) && aligned8(a) && aligned8(b) &&
+         (gemm_env("mma") || fills_device(c->t->ctx, c));
 }
 
 static clmp_status mma_kernel(clmp_ctx *ctx, const mma_tiles *t, clmp_transpose ta,

@@ -79,8 +79,8 @@ typedef struct gemm_shape {
   size_t m, n, k;
 } gemm_shape;
 
-static const gemm_shape GEMMS[] = {
-    {1, 1, 1}, {1, 257, 3}, {65, 1, 129}, {127, 129, 131}, {136, 200, 264}, {256, 256, 256}};
+static const gemm_shape GEMMS[] = {{1, 1, 1},       {1, 257, 3},     {65, 1, 129},
+                                   {127, 129, 131}, {136, 200, 264}, {256, 256, 256}};
 #define N_GEMMS (sizeof GEMMS / sizeof *GEMMS)
 
 /* The textbook bound of a K-term fp32 sum, plus alpha and beta: (K + 2) u32 (|alpha| |A||B| +
@@ -107,8 +107,8 @@ static void gemm_dims(const gemm_shape *s, int ta, int tb, size_t *a, size_t *b,
   c[0] = s->m, c[1] = s->n;
 }
 
-static void gemm_row(venv *e, const gemm_shape *s, int ta, int tb, clmp_dtype ad, clmp_dtype cd,
-                     int special) {
+static void gemm_row(venv *e, const char *op, const gemm_shape *s, int ta, int tb, clmp_dtype ad,
+                     clmp_dtype cd, int special) {
   size_t as[2], bs[2], cs[2];
   gemm_dims(s, ta, tb, as, bs, cs);
   float *va = values(e, s->m * s->k, -1, 1, special), *vb = values(e, s->k * s->n, -1, 1, 0);
@@ -119,7 +119,7 @@ static void gemm_row(venv *e, const gemm_shape *s, int ta, int tb, clmp_dtype ad
            clmp_dtype_name(ad), tb ? "'" : "", clmp_dtype_name(cd));
   snprintf(sh, sizeof sh, "%zux%zux%zu", s->m, s->n, s->k);
   clmp__verify_row row;
-  clmp__verify_row_init(&row, "gemm", dt, sh, special, gemm_tol(cd));
+  clmp__verify_row_init(&row, op, dt, sh, special, gemm_tol(cd));
   row.mtol = ((double)s->k + 2.0) * U32;
   clmp_status st =
       va && vb && vc ? clmp__verify_pair(e, ad, 2, as, va, &a) : clmp__verify_no_memory(&row);
@@ -136,18 +136,31 @@ static void gemm_row(venv *e, const gemm_shape *s, int ta, int tb, clmp_dtype ad
   free(va), free(vb), free(vc);
 }
 
-static void gemm_rows(venv *e) {
+static void gemm_rows_as(venv *e, const char *op, size_t first_combo) {
   static const clmp_dtype combos[][2] = {{CLMP_F32, CLMP_F32},
                                          {CLMP_F16, CLMP_F32},
                                          {CLMP_F16, CLMP_F16},
                                          {CLMP_BF16, CLMP_F32},
                                          {CLMP_BF16, CLMP_BF16}};
-  for (size_t c = 0; c < sizeof combos / sizeof *combos; c++)
+  for (size_t c = first_combo; c < sizeof combos / sizeof *combos; c++)
     for (size_t s = 0; s < N_GEMMS; s++)
       for (int t = 0; t < 4; t++)
-        if (t == 0 || s == 3 || s == 4) gemm_row(e, &GEMMS[s], t & 1, t >> 1, combos[c][0], combos[c][1], 0);
-  for (size_t c = 0; c < sizeof combos / sizeof *combos; c++)
-    gemm_row(e, &GEMMS[3], 0, 0, combos[c][0], combos[c][1], 1);
+        if (t == 0 || s == 3 || s == 4)
+          gemm_row(e, op, &GEMMS[s], t & 1, t >> 1, combos[c][0], combos[c][1], 0);
+  for (size_t c = first_combo; c < sizeof combos / sizeof *combos; c++)
+    gemm_row(e, op, &GEMMS[3], 0, 0, combos[c][0], combos[c][1], 1);
+}
+
+/* Every GEMM row as the library chooses; on a device with the tensor-core path, the 16-bit rows
+ * again with CLMP_GEMM=mma, so that its kernel is checked on every shape it can read (by default
+ * it leaves small products to the portable kernel). */
+static void gemm_rows(venv *e) {
+  gemm_rows_as(e, "gemm", 0);
+  const char *env = getenv("CLMP_GEMM");
+  if (clmp_ctx_device(e->dev)->nv_cc_major < 8 || (env && *env)) return;
+  if (setenv("CLMP_GEMM", "mma", 1) != 0) return;
+  gemm_rows_as(e, "gemm (mma)", 1);
+  unsetenv("CLMP_GEMM");
 }
 
 /* --- AMP: one optimizer step through the scaler -------------------------------------------------
