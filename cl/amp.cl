@@ -47,10 +47,19 @@ inline float tree_sum(__local float *v, uint lid) {
 }
 
 #ifndef AMP_VEC
-#define AMP_VEC 1 /* elements per load: 4 when the host has checked that every arena is aligned */
+#define AMP_VEC 1 /* elements per load: 4, or up to 16 on CPUs, when every arena is aligned */
 #endif
 
-#if AMP_VEC == 4
+#if AMP_VEC > 1
+/* AMP_VEC elements in one vector (host/ops/amp.c's vec_width): float4 on GPUs; on CPUs as wide as
+ * the SIMD registers, since PoCL turns vector arithmetic into SIMD of the vectors' width only. */
+#define AMP_V(t)   CLMP_CAT(t, AMP_VEC)
+#define AMP_AS(t)  CLMP_CAT(as_, AMP_V(t))
+#define AMP_CVT(t) CLMP_CAT(convert_, AMP_V(t))
+typedef AMP_V(float) amp_fv;
+typedef AMP_V(uint) amp_uv;
+typedef AMP_V(ushort) amp_hv;
+
 /* Four elements from 16-bit storage already in registers: the bits, then f32 (NaN by the rule of
  * LOAD_F16), and back. */
 inline float4 amp_f16x4_to_f32(ushort4 u) {
@@ -64,21 +73,21 @@ inline ushort amp_f32_to_f16(float v) {
   return isnan(v) ? clmp_nan_to_f16(v) : clmp_f32_to_f16_bits(v);
 }
 
-#define LOAD4_F32(p, i) (*(__global const float4 *)((p) + (i)))
+#define LOADV_F32(p, i) (*(__global const amp_fv *)((p) + (i)))
 #if CLMP_CPU
 /* amp_f16x4_to_f32 in vector arithmetic (SIMD on CPUs): clmp_f16_bits_to_f32 lane by lane, NaN
  * quieted with its payload kept. */
-inline float4 amp_f16x4_to_f32_simd(ushort4 u) {
-  uint4 h = convert_uint4(u), o = (h & 0x7fffu) << 13, e = o & 0x0f800000u;
+inline amp_fv amp_f16v_to_f32_simd(amp_hv u) {
+  amp_uv h = AMP_CVT(uint)(u), o = (h & 0x7fffu) << 13, e = o & 0x0f800000u;
   o += (127u - 15u) << 23;
   o = select(o, o + ((128u - 16u) << 23), e == 0x0f800000u);
   o = select(o, o | 0x00400000u, (h & 0x7fffu) > 0x7c00u);
-  float4 sub = as_float4(o + (1u << 23)) - as_float4((uint4)(113u << 23));
-  float4 f = select(as_float4(o), sub, e == 0u);
-  return as_float4(as_uint4(f) | ((h & 0x8000u) << 16));
+  amp_fv sub = AMP_AS(float)(o + (1u << 23)) - AMP_AS(float)((amp_uv)(113u << 23));
+  amp_fv f = select(AMP_AS(float)(o), sub, e == 0u);
+  return AMP_AS(float)(AMP_AS(uint)(f) | ((h & 0x8000u) << 16));
 }
-#define LOAD4_F16(p, i) \
-  amp_f16x4_to_f32_simd(*(__global const ushort4 *)((__global const ushort *)(p) + (i)))
+#define LOADV_F16(p, i) \
+  amp_f16v_to_f32_simd(*(__global const amp_hv *)((__global const ushort *)(p) + (i)))
 #else
 /* GPUs convert in hardware: one 8-byte load, then vload_half4 from registers (straight from
  * global memory it compiled to four 2-byte loads on the H200); NaN goes the integer way, by
@@ -88,23 +97,29 @@ inline float4 amp_load4_f16(__global const half *p) {
   float4 v = vload_half4(0, (const half *)&u);
   return any(isnan(v)) ? amp_f16x4_to_f32(u) : v;
 }
-#define LOAD4_F16(p, i) amp_load4_f16((p) + (i))
+#define LOADV_F16(p, i) amp_load4_f16((p) + (i))
 #endif
-#define LOAD4_BF16(p, i)    as_float4(convert_uint4(*(__global const ushort4 *)((p) + (i))) << 16)
-#define STORE4_F32(p, i, v) (*(__global float4 *)((p) + (i)) = (v))
+#define LOADV_BF16(p, i)    AMP_AS(float)(AMP_CVT(uint)(*(__global const amp_hv *)((p) + (i))) << 16)
+#define STOREV_F32(p, i, v) (*(__global amp_fv *)((p) + (i)) = (v))
 #if CLMP_CPU
 /* clmp_f32_to_f16_bits and clmp_nan_to_f16 lane by lane, in vector arithmetic (SIMD on CPUs). */
-inline ushort4 amp_f32x4_to_f16_simd(float4 v) {
-  uint4 f = as_uint4(v), sign = f & 0x80000000u;
+inline amp_hv amp_f32v_to_f16_simd(amp_fv v) {
+  amp_uv f = AMP_AS(uint)(v), sign = f & 0x80000000u;
   f ^= sign;
-  uint4 o = (f + ((15u - 127u) << 23) + 0xfffu + ((f >> 13) & 1u)) >> 13;
-  o = select(o, as_uint4(as_float4(f) + 0.5f) - 0x3f000000u, f < 0x38800000u);
-  o = select(o, (uint4)0x7c00u, f >= 0x47800000u);
+  amp_uv o = (f + ((15u - 127u) << 23) + 0xfffu + ((f >> 13) & 1u)) >> 13;
+  o = select(o, AMP_AS(uint)(AMP_AS(float)(f) + 0.5f) - 0x3f000000u, f < 0x38800000u);
+  o = select(o, (amp_uv)0x7c00u, f >= 0x47800000u);
   o = select(o, 0x7e00u | ((f >> 13) & 0x03ffu), f > 0x7f800000u);
-  return convert_ushort4(o | (sign >> 16));
+  return AMP_CVT(ushort)(o | (sign >> 16));
 }
-#define STORE4_F16(p, i, v) \
-  (*(__global ushort4 *)((__global ushort *)(p) + (i)) = amp_f32x4_to_f16_simd(v))
+#define STOREV_F16(p, i, v) \
+  (*(__global amp_hv *)((__global ushort *)(p) + (i)) = amp_f32v_to_f16_simd(v))
+/* clmp_f32_to_bf16 lane by lane, in vector arithmetic. */
+inline amp_hv amp_f32v_to_bf16_simd(amp_fv v) {
+  amp_uv u = AMP_AS(uint)(v), r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  return AMP_CVT(ushort)(select(r, (u >> 16) | 0x0040u, (u & 0x7fffffffu) > 0x7f800000u));
+}
+#define STOREV_BF16(p, i, v) (*(__global amp_hv *)((p) + (i)) = amp_f32v_to_bf16_simd(v))
 #else
 /* Converted in registers, stored in one 8-byte store (as amp_load4_f16). */
 inline void amp_store4_f16(__global half *p, float4 v) {
@@ -116,13 +131,28 @@ inline void amp_store4_f16(__global half *p, float4 v) {
                   amp_f32_to_f16(v.w));
   *(__global ushort4 *)p = u;
 }
-#define STORE4_F16(p, i, v) amp_store4_f16((p) + (i), (v))
-#endif
-#define STORE4_BF16(p, i, v)                                                                      \
+#define STOREV_F16(p, i, v) amp_store4_f16((p) + (i), (v))
+#define STOREV_BF16(p, i, v)                                                                      \
   (*(__global ushort4 *)((p) + (i)) = (ushort4)(clmp_f32_to_bf16((v).x), clmp_f32_to_bf16((v).y), \
                                                 clmp_f32_to_bf16((v).z), clmp_f32_to_bf16((v).w)))
-#define LOAD4(dt, p, i)     CLMP_CAT(LOAD4_, dt)(p, i)
-#define STORE4(dt, p, i, v) CLMP_CAT(STORE4_, dt)(p, i, v)
+#endif
+#if CLMP_CPU
+/* The lanes of v summed by halves, always in the same order. */
+inline float amp_lane_sum(amp_fv v) {
+#if AMP_VEC == 16
+  float8 v8 = v.lo + v.hi;
+  float4 v4 = v8.lo + v8.hi;
+#elif AMP_VEC == 8
+  float4 v4 = v.lo + v.hi;
+#else
+  float4 v4 = v;
+#endif
+  float2 v2 = v4.lo + v4.hi;
+  return v2.x + v2.y;
+}
+#endif
+#define LOADV(dt, p, i)     CLMP_CAT(LOADV_, dt)(p, i)
+#define STOREV(dt, p, i, v) CLMP_CAT(STOREV_, dt)(p, i, v)
 
 #endif
 
@@ -172,16 +202,18 @@ amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n
   uint lid = get_local_id(0);
   float inv = 1.0f / st->scale, s = 0.0f, b = 0.0f;
   g += g_off;
-#if AMP_VEC == 4 && CLMP_CPU
-  float4 s4 = 0.0f; /* four sums, SIMD on CPUs */
-  CLMP_FOR_ITEMS(j, n / 4) {
-    float4 v = LOAD4(G_DT, g, 4 * j);
-    b = all(isfinite(v)) ? b : 1.0f;
+#if AMP_VEC > 1 && CLMP_CPU
+  amp_fv sv = 0.0f;       /* AMP_VEC sums, SIMD on CPUs */
+  AMP_V(int) finite = -1; /* lanes that met only finite values */
+  CLMP_FOR_ITEMS(j, n / AMP_VEC) {
+    amp_fv v = LOADV(G_DT, g, AMP_VEC * j);
+    finite &= isfinite(v);
     v *= inv;
-    s4 = fma(v, v, s4);
+    sv = fma(v, v, sv);
   }
-  s = (s4.x + s4.y) + (s4.z + s4.w);
-  for (ulong i = n / 4 * 4; i < n && get_global_id(0) == 0; i++) {
+  s = amp_lane_sum(sv);
+  b = all(finite) ? 0.0f : 1.0f;
+  for (ulong i = n / AMP_VEC * AMP_VEC; i < n && get_global_id(0) == 0; i++) {
 #elif AMP_CHECK8
   /* GPUs, 16-bit gradients: one 16-byte load of eight per step of the loop, enough bytes in
    * flight to reach the copy bandwidth (the H200 read 8 bytes at a time at 2.9 TB/s). NaN's
@@ -199,7 +231,7 @@ amp_check_partial(__global const TYPE(G_DT) *g, const ulong g_off, const ulong n
   for (ulong i = n / 8 * 8; i < n && get_global_id(0) == 0; i++) {
 #elif AMP_VEC == 4
   CLMP_FOR_ITEMS(j, n / 4) {
-    float4 v = LOAD4(G_DT, g, 4 * j);
+    float4 v = LOADV(G_DT, g, 4 * j);
     b = all(isfinite(v)) ? b : 1.0f;
     v *= inv;
     s = fma(v.x, v.x, s), s = fma(v.y, v.y, s), s = fma(v.z, v.z, s), s = fma(v.w, v.w, s);
@@ -287,9 +319,10 @@ typedef struct amp_hyper {
   float bc1, bc2; /* Adam's bias corrections of this step */
 } amp_hyper;
 
-/* One element (T float) or four (T float4, vector arithmetic, which CPUs run in SIMD: PoCL spent
- * its time in scalar sqrt and division): p the master weight, grad the unscaled gradient, *a and
- * *b the moments. One body for both, so that they do the same operations in the same order. */
+/* One element (T float) or AMP_VEC (T amp_fv, vector arithmetic, which CPUs run in SIMD: PoCL
+ * spent its time in scalar sqrt and division): p the master weight, grad the unscaled gradient,
+ * *a and *b the moments. One body for both, so that they do the same operations in the same
+ * order. */
 #define AMP_UPDATE(name, T)                                                                  \
   inline T name(const amp_hyper *h, T p, T grad, T *a, T *b) {                               \
     if (h->optimizer == OPT_SGD) {                                                           \
@@ -307,7 +340,9 @@ typedef struct amp_hyper {
     return p - (h->lr / h->bc1) * *a / (sqrt(*b) / sqrt(h->bc2) + h->eps);                   \
   }
 AMP_UPDATE(amp_update_one, float)
-AMP_UPDATE(amp_update_four, float4)
+#if AMP_VEC > 1
+AMP_UPDATE(amp_update_vec, amp_fv)
+#endif
 
 /* Element i of every arena (offsets applied by the caller), k the unscale and clip factor. */
 inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
@@ -322,33 +357,35 @@ inline void amp_step_one(const amp_hyper *h, float k, __global const TYPE(G_DT) 
   if (has_w) STORE(W_DT, w, i, p);
 }
 
-#if AMP_VEC == 4
-/* Elements i .. i + 3 through 16-byte (f32) and 8-byte (16-bit) loads and stores. */
-inline void amp_step_four(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
-                          __global float *master, __global float *m1, __global float *m2,
-                          __global TYPE(W_DT) *w, int has_w, ulong i) {
+#if AMP_VEC > 1
+/* Elements i .. i + AMP_VEC - 1 through vector loads and stores (float4 and ushort4 on GPUs). */
+inline void amp_step_vec(const amp_hyper *h, float k, __global const TYPE(G_DT) *g,
+                         __global float *master, __global float *m1, __global float *m2,
+                         __global TYPE(W_DT) *w, int has_w, ulong i) {
   int moment1 = h->optimizer != OPT_SGD || h->momentum != 0.0f, adam = h->optimizer != OPT_SGD;
-  float4 a = moment1 ? LOAD4_F32(m1, i) : (float4)0.0f, b = adam ? LOAD4_F32(m2, i) : (float4)0.0f;
-  float4 p = amp_update_four(h, LOAD4_F32(master, i), LOAD4(G_DT, g, i) * k, &a, &b);
-  if (moment1) STORE4_F32(m1, i, a);
-  if (adam) STORE4_F32(m2, i, b);
-  STORE4_F32(master, i, p);
-  if (has_w) STORE4(W_DT, w, i, p);
+  amp_fv a = moment1 ? LOADV_F32(m1, i) : (amp_fv)0.0f, b = adam ? LOADV_F32(m2, i) : (amp_fv)0.0f;
+  amp_fv p = amp_update_vec(h, LOADV_F32(master, i), LOADV(G_DT, g, i) * k, &a, &b);
+  if (moment1) STOREV_F32(m1, i, a);
+  if (adam) STOREV_F32(m2, i, b);
+  STOREV_F32(master, i, p);
+  if (has_w) STOREV(W_DT, w, i, p);
 }
 #endif
 
 /* Pass 2's elements: unscale, clip, decay, update master and moments, write the working copy.
- * With AMP_VEC 4 each item takes four elements at a time and the first item the last n % 4. */
+ * With AMP_VEC > 1 each item takes AMP_VEC elements at a time and the first item the last
+ * n % AMP_VEC. */
 inline void amp_step_all(__global const amp_state *st, __global const TYPE(G_DT) *g,
                          __global float *master, __global float *m1, __global float *m2,
                          __global TYPE(W_DT) *w, int has_w, ulong n, amp_hyper h, float clip_norm) {
   float k = clip_coef(clip_norm, st->sumsq) / st->scale;
   h.done = st->steps - st->skipped;
   h.bc1 = 1.0f - pown(h.beta1, (int)h.done + 1), h.bc2 = 1.0f - pown(h.beta2, (int)h.done + 1);
-#if AMP_VEC == 4
-  CLMP_FOR_ITEMS(j, n / 4) amp_step_four(&h, k, g, master, m1, m2, w, has_w, 4 * j);
+#if AMP_VEC > 1
+  CLMP_FOR_ITEMS(j, n / AMP_VEC) amp_step_vec(&h, k, g, master, m1, m2, w, has_w, AMP_VEC * j);
   if (get_global_id(0) == 0)
-    for (ulong i = n / 4 * 4; i < n; i++) amp_step_one(&h, k, g, master, m1, m2, w, has_w, i);
+    for (ulong i = n / AMP_VEC * AMP_VEC; i < n; i++)
+      amp_step_one(&h, k, g, master, m1, m2, w, has_w, i);
 #else
   CLMP_FOR_ITEMS(i, n) amp_step_one(&h, k, g, master, m1, m2, w, has_w, i);
 #endif

@@ -1,7 +1,8 @@
 /* tests/test_optim.c: the fused optimizers on every device: 100 steps of AdamW and SGD with
  * overflow injected at random steps give the reference's master weights within tolerance and
- * skip exactly the overflowed steps; a skipped step changes nothing; no host wait inside steps;
- * clipping; AdamW against PyTorch's formula computed here in double. */
+ * skip exactly the overflowed steps; a skipped step changes nothing; at every vector width the
+ * working copy is master rounded bit for bit and f16 gradients widen exactly; no host wait inside
+ * steps; clipping; AdamW against PyTorch's formula computed here in double. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,8 +141,13 @@ static void test_sgd_against_reference(void) {
   against_reference("SGD plain", &c, CLMP_F32);
 }
 
-/* A skipped step leaves master, moments and working copy bit for bit as they were. */
+/* A skipped step leaves master, moments and working copy bit for bit as they were, wherever the
+ * non-finite gradient lies: first and last lane of a 16-wide vector, the middle, first and last
+ * element of the tail. */
 static void test_skipped_step_changes_nothing(void) {
+  static const int bad_at[] = {0, 15, P / 2, P / 16 * 16, P - 1};
+  static const float bad[] = {NAN, INFINITY, -INFINITY, NAN, INFINITY};
+  const uint32_t n_bad = sizeof bad_at / sizeof *bad_at;
   float init[P], g[P], before[P], after[P];
   clmp_test_uniform(init, P, -1.0f, 1.0f, SEED);
   clmp_optim_config c;
@@ -154,16 +160,144 @@ static void test_skipped_step_changes_nothing(void) {
     CU_ASSERT_EQUAL(clmp_tensor_write(r.grads, CLMP_F32, g, P), 0);
     CU_ASSERT_EQUAL(clmp_optim_step(r.optim, -1), 0);
     CU_ASSERT_EQUAL(clmp_tensor_read(r.master, CLMP_F32, before, P), 0);
-    g[P / 2] = NAN;
-    CU_ASSERT_EQUAL(clmp_tensor_write(r.grads, CLMP_F32, g, P), 0);
-    CU_ASSERT_EQUAL(clmp_optim_step(r.optim, -1), 0);
-    CU_ASSERT_EQUAL(clmp_tensor_read(r.master, CLMP_F32, after, P), 0);
-    CU_ASSERT_EQUAL(memcmp(before, after, sizeof before), 0);
+    for (uint32_t k = 0; k < n_bad; k++) {
+      float good = g[bad_at[k]];
+      g[bad_at[k]] = bad[k];
+      CU_ASSERT_EQUAL(clmp_tensor_write(r.grads, CLMP_F32, g, P), 0);
+      CU_ASSERT_EQUAL(clmp_optim_step(r.optim, -1), 0);
+      CU_ASSERT_EQUAL(clmp_tensor_read(r.master, CLMP_F32, after, P), 0);
+      CU_ASSERT_EQUAL(memcmp(before, after, sizeof before), 0);
+      g[bad_at[k]] = good;
+    }
     clmp_scaler_state s;
     CU_ASSERT_EQUAL(clmp_scaler_read(r.scaler, &s), 0);
-    CU_ASSERT_EQUAL(s.skipped, 1);
+    CU_ASSERT_EQUAL(s.skipped, n_bad);
     run_close(&r);
   }
+}
+
+/* --- every vector width: cl/amp.cl takes up to 16 elements at a time on CPUs (the device's
+ * preferred float width), fewer when an arena's offset is not a multiple of that. */
+
+#define WIDTH_N 651 /* 16 x 40 + 11: a vector body and a tail at every width */
+/* View offsets (elements) into padded arenas: vectors of 16, 8, 4 and 1 on a CPU whose preferred
+ * float width is 16; of 4 and 1 on GPUs. */
+static const size_t width_pads[] = {16, 8, 4, 1};
+#define N_PADS (sizeof width_pads / sizeof *width_pads)
+
+/* f32 bits whose rounding to 16 bits is easy to get wrong; they open and close the master (so
+ * that they fall into vectors and into the tail), random values lie between. */
+static const uint32_t special_bits[] = {
+    0x00000000, 0x80000000, 0x7f800000, 0xff800000, /* zeros, infinities */
+    0x7fc01234, 0xffd0a001, 0x7f900001,             /* NaN payloads, one signalling */
+    0x477fe000, 0x477ff000, 0xc77ff000, 0x47800000, /* 65504, 65520 (f16: inf), 65536 */
+    0x33000000, 0x33000001, 0x337fffff, 0x33800000, /* around f16's smallest subnormal */
+    0x387fc000, 0x387fe000, 0x38800000,             /* f16 subnormal tie, smallest normal */
+    0x3f801000, 0x3f803000, 0x3f808000, 0x3f818000, /* f16 and bf16 ties to even */
+    0x7f7fffff, 0x00000001, 0x807fffff};            /* bf16 overflow, f32 subnormals */
+#define N_SPECIAL (sizeof special_bits / sizeof *special_bits)
+#define RAND_EXP0 102 /* random exponents from f16's subnormals (2^-25) ... */
+#define RAND_EXPS 44  /* ... to past its overflow (2^18) */
+
+static void width_masters(float *m, size_t n, uint64_t seed) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t r = clmp_test_rand(&seed);
+    uint32_t b = ((uint32_t)(r >> 32) & 0x807fffffu) | (RAND_EXP0 + (uint32_t)(r >> 8) % RAND_EXPS)
+                                                           << 23;
+    if (r & 1) b = (b & ~0x1fffu) | 0x1000u; /* an f16 tie */
+    if (r & 2) b = (b & ~0xffffu) | 0x8000u; /* a bf16 tie */
+    if (i < N_SPECIAL) b = special_bits[i];
+    if (n - 1 - i < N_SPECIAL) b = special_bits[n - 1 - i];
+    memcpy(&m[i], &b, sizeof b);
+  }
+}
+
+static uint32_t f32_bits(float f) {
+  uint32_t b;
+  memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+/* AdamW at lr 0 from zero gradients leaves master as it was (a signalling NaN quieted); the
+ * working copy is then clmp's rounding of master bit for bit, and nothing around the views
+ * changes. */
+static void width_case(const clmp_test_device *dev, clmp_dtype wdt, size_t pad) {
+  float m0[WIDTH_N], m[WIDTH_N], zeros[WIDTH_N] = {0};
+  uint16_t w[WIDTH_N];
+  size_t shape[1] = {WIDTH_N}, changed = 0, wrong = 0, first = 0;
+  width_masters(m0, WIDTH_N, SEED + pad);
+  clmp_test_view master = clmp_test_view_make(dev->ctx, CLMP_F32, 1, shape, pad, m0);
+  clmp_test_view grads = clmp_test_view_make(dev->ctx, wdt, 1, shape, pad, zeros);
+  clmp_test_view working = clmp_test_view_make(dev->ctx, wdt, 1, shape, pad, zeros);
+  clmp_optim_config c;
+  clmp_optim_config_default(&c, CLMP_ADAMW);
+  clmp_optim *o = NULL;
+  CU_ASSERT_EQUAL_FATAL(clmp_optim_create(&c, master.t, grads.t, working.t, NULL, &o), 0);
+  CU_ASSERT_EQUAL(clmp_optim_step(o, 0.0f), CLMP_SUCCESS);
+  CU_ASSERT_EQUAL(clmp_tensor_read(master.t, CLMP_F32, m, WIDTH_N), CLMP_SUCCESS);
+  CU_ASSERT_EQUAL(clmp_tensor_read(working.t, wdt, w, WIDTH_N), CLMP_SUCCESS);
+  for (size_t i = 0; i < WIDTH_N; i++) {
+    uint16_t want = wdt == CLMP_F16 ? clmp_f32_to_f16(m[i]) : clmp_f32_to_bf16(m[i]);
+    changed += !isnan(m0[i]) && f32_bits(m[i]) != f32_bits(m0[i]);
+    if (w[i] != want && wrong++ == 0) first = i;
+  }
+  printf("\n    %s, %s, offset %zu: master changed %zu, working copy off clmp's rounding %zu",
+         dev->id, clmp_dtype_name(wdt), pad, changed, wrong);
+  if (wrong)
+    printf(" (first: element %zu, master 0x%08x, got 0x%04x, want 0x%04x)", first,
+           f32_bits(m[first]), w[first],
+           wdt == CLMP_F16 ? clmp_f32_to_f16(m[first]) : clmp_f32_to_bf16(m[first]));
+  CU_ASSERT_EQUAL(changed, 0);
+  CU_ASSERT_EQUAL(wrong, 0);
+  clmp_test_expect_guard("master", &master);
+  clmp_test_expect_guard("working copy", &working);
+  clmp_optim_free(o);
+  clmp_test_view_free(&master), clmp_test_view_free(&grads), clmp_test_view_free(&working);
+}
+
+static void test_working_copy_every_width(void) {
+  for (int d = 0; d < clmp_test_ndevs; d++)
+    for (size_t p = 0; p < N_PADS; p++) {
+      width_case(&clmp_test_devs[d], CLMP_F16, width_pads[p]);
+      width_case(&clmp_test_devs[d], CLMP_BF16, width_pads[p]);
+    }
+}
+
+#define F16_FINITE 63488 /* f16 bit patterns that are neither inf nor NaN */
+#define WIDEN_TAIL 7     /* F16_FINITE is a multiple of 16: a few more elements make a tail */
+
+/* Plain SGD at lr 1 from master 0 with no scaler makes master -g: every finite f16 gradient,
+ * subnormals included, must widen exactly, in vectors and in the tail. */
+static void widen_case(const clmp_test_device *dev, size_t pad) {
+  size_t n = F16_FINITE + WIDEN_TAIL, shape[1] = {n}, wrong = 0, first = 0;
+  float *g = malloc(n * sizeof *g), *m = calloc(n, sizeof *m);
+  CU_ASSERT_FATAL(g && m);
+  for (uint32_t h = 0, i = 0; h <= 0xffffu; h++)
+    if ((h & 0x7c00u) != 0x7c00u) g[i++] = clmp_f16_to_f32((uint16_t)h);
+  for (size_t i = F16_FINITE; i < n; i++) g[i] = g[i - F16_FINITE + 1]; /* subnormals */
+  clmp_test_view master = clmp_test_view_make(dev->ctx, CLMP_F32, 1, shape, pad, m);
+  clmp_test_view grads = clmp_test_view_make(dev->ctx, CLMP_F16, 1, shape, pad, g);
+  clmp_optim_config c;
+  clmp_optim_config_default(&c, CLMP_SGD);
+  clmp_optim *o = NULL;
+  CU_ASSERT_EQUAL_FATAL(clmp_optim_create(&c, master.t, grads.t, NULL, NULL, &o), 0);
+  CU_ASSERT_EQUAL(clmp_optim_step(o, 1.0f), CLMP_SUCCESS);
+  CU_ASSERT_EQUAL(clmp_tensor_read(master.t, CLMP_F32, m, n), CLMP_SUCCESS);
+  for (size_t i = 0; i < n; i++)
+    if (m[i] != -g[i] && wrong++ == 0) first = i;
+  printf("\n    %s, offset %zu: %zu of %zu f16 gradients not widened exactly", dev->id, pad, wrong,
+         n);
+  if (wrong) printf(" (first: element %zu, got %.9g, want %.9g)", first, m[first], -g[first]);
+  CU_ASSERT_EQUAL(wrong, 0);
+  clmp_test_expect_guard("master", &master);
+  clmp_optim_free(o);
+  clmp_test_view_free(&master), clmp_test_view_free(&grads);
+  free(g), free(m);
+}
+
+static void test_f16_gradients_every_width(void) {
+  for (int d = 0; d < clmp_test_ndevs; d++)
+    for (size_t p = 0; p < N_PADS; p++) widen_case(&clmp_test_devs[d], width_pads[p]);
 }
 
 /* 100 steps queue kernels only: the context's count of host waits does not move. */
@@ -290,6 +424,8 @@ int main(void) {
       {"AdamW: 100 steps with overflows, device = reference", test_adamw_against_reference},
       {"SGD: 100 steps with overflows, device = reference", test_sgd_against_reference},
       {"a skipped step changes nothing", test_skipped_step_changes_nothing},
+      {"working copy = master rounded, every vector width", test_working_copy_every_width},
+      {"f16 gradients widened exactly, every vector width", test_f16_gradients_every_width},
       {"no host wait inside 100 steps", test_no_host_wait_in_steps},
       {"AdamW matches PyTorch's formula", test_adamw_matches_pytorch_formula},
       {"global-norm clipping", test_clipping},

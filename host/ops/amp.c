@@ -21,6 +21,11 @@
 #define GROUPS_PER_CU_GPU 8
 #define MAX_GROUPS        16384
 #define STEP_OPTIONS_SIZE 96
+/* Elements per vector in cl/amp.cl (AMP_VEC): float4 on GPUs; on CPUs the device's preferred
+ * float vector width, which PoCL turns into SIMD that wide (AVX-512: 16) while Mesa's llvmpipe,
+ * whose SIMD lanes are work-items, asks for 1. */
+#define AMP_VEC_GPU     4
+#define AMP_VEC_CPU_MAX 16
 
 static size_t check_local(const clmp_ctx *ctx) {
   int gpu = ctx->info.kind != CLMP_DEVICE_CPU && ctx->info.max_work_group >= AMP_LOCAL_GPU;
@@ -33,6 +38,25 @@ static size_t check_groups(const clmp_ctx *ctx) {
   return g < 1 ? 1 : g > MAX_GROUPS ? MAX_GROUPS : g;
 }
 
+/* The device's AMP_VEC: 1, 4, 8 or 16. */
+static size_t device_vec(const clmp_ctx *ctx) {
+  if (ctx->info.kind != CLMP_DEVICE_CPU) return AMP_VEC_GPU;
+  cl_uint w = 1;
+  if (clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL))
+    w = 1;
+  return w >= AMP_VEC_CPU_MAX ? AMP_VEC_CPU_MAX : w >= 8 ? 8 : w >= 4 ? 4 : 1;
+}
+
+/* The widest vector of at most the device's AMP_VEC that every tensor's offset is a multiple of,
+ * so that cl/amp.cl may load and store whole aligned vectors (buffers themselves are aligned more
+ * than that): halved down to 4, else 1. NULL tensors are absent. */
+static int vec_width(const clmp_ctx *ctx, const clmp_tensor *const *all, size_t count) {
+  size_t w = device_vec(ctx);
+  for (size_t i = 0; i < count; i++)
+    while (all[i] && clmp__elem_offset(all[i]) % w) w = w > 4 ? w / 2 : 1;
+  return (int)w;
+}
+
 /* The check: each group reduces its share of g; the last group to finish combines the partials
  * into the state (cl/amp.cl, amp_last_group). */
 clmp_status clmp__cl_amp_check(const clmp_tensor *g, int want_sumsq, clmp_tensor *state) {
@@ -42,7 +66,7 @@ clmp_status clmp__cl_amp_check(const clmp_tensor *g, int want_sumsq, clmp_tensor
   int check8 = local == AMP_LOCAL_GPU && clmp_dtype_size(g->dtype) == 2 && off8;
   char opts[96];
   snprintf(opts, sizeof opts, "-DG_DT=%s -DAMP_LOCAL=%zu -DAMP_VEC=%d -DAMP_CHECK8=%d",
-           clmp__dtype_define(g->dtype), local, clmp__elem_offset(g) % 4 ? 1 : 4, check8);
+           clmp__dtype_define(g->dtype), local, vec_width(ctx, &g, 1), check8);
   cl_mem partials = NULL;
   cl_kernel k = NULL;
   clmp_status st = clmp__scratch(ctx, 2 * groups * sizeof(float), &partials);
@@ -70,15 +94,11 @@ static cl_ulong off_or_zero(const clmp_tensor *t) {
   return t ? clmp__elem_offset(t) : 0;
 }
 
-/* 4 when every arena starts at a multiple of 4 elements, so that cl/amp.cl may load and store
- * four elements at a time (16 bytes of f32, 8 of 16-bit; buffers themselves are aligned more
- * than that), else 1. */
+/* The AMP_VEC of the step: vec_width over every arena. */
 static int step_vec(const clmp_tensor *g, const clmp_tensor *master, const clmp_tensor *m1,
                     const clmp_tensor *m2, const clmp_tensor *w) {
   const clmp_tensor *all[] = {g, master, m1, m2, w};
-  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-    if (all[i] && clmp__elem_offset(all[i]) % 4) return 1;
-  return 4;
+  return vec_width(master->ctx, all, sizeof all / sizeof *all);
 }
 
 clmp_status clmp__cl_amp_step(const clmp__step_params *p, clmp_tensor *state,
