@@ -74,7 +74,16 @@ inline ushort amp_f32_to_f16(float v) {
 }
 
 #define LOADV_F32(p, i) (*(__global const amp_fv *)((p) + (i)))
-#if CLMP_CPU
+#if CLMP_CPU && defined(__F16C__)
+/* x86 CPUs with F16C (PoCL): vectors of __fp16 convert through vcvtph2ps and vcvtps2ph, exact,
+ * rounding to nearest even, NaN by clmp's rule (quiet bit set, payload kept), at a fraction of
+ * the cost of the integer conversion below (check pass over 1e8 f16 gradients: 7.2 -> 4.2 ms). */
+typedef __fp16 amp_f16v __attribute__((ext_vector_type(AMP_VEC)));
+#define LOADV_F16(p, i) \
+  __builtin_convertvector(*(__global const amp_f16v *)((__global const ushort *)(p) + (i)), amp_fv)
+#define STOREV_F16(p, i, v) \
+  (*(__global amp_f16v *)((__global ushort *)(p) + (i)) = __builtin_convertvector((v), amp_f16v))
+#elif CLMP_CPU
 /* amp_f16x4_to_f32 in vector arithmetic (SIMD on CPUs): clmp_f16_bits_to_f32 lane by lane, NaN
  * quieted with its payload kept. */
 inline amp_fv amp_f16v_to_f32_simd(amp_hv u) {
@@ -102,6 +111,7 @@ inline float4 amp_load4_f16(__global const half *p) {
 #define LOADV_BF16(p, i)    AMP_AS(float)(AMP_CVT(uint)(*(__global const amp_hv *)((p) + (i))) << 16)
 #define STOREV_F32(p, i, v) (*(__global amp_fv *)((p) + (i)) = (v))
 #if CLMP_CPU
+#ifndef __F16C__
 /* clmp_f32_to_f16_bits and clmp_nan_to_f16 lane by lane, in vector arithmetic (SIMD on CPUs). */
 inline amp_hv amp_f32v_to_f16_simd(amp_fv v) {
   amp_uv f = AMP_AS(uint)(v), sign = f & 0x80000000u;
@@ -114,6 +124,7 @@ inline amp_hv amp_f32v_to_f16_simd(amp_fv v) {
 }
 #define STOREV_F16(p, i, v) \
   (*(__global amp_hv *)((__global ushort *)(p) + (i)) = amp_f32v_to_f16_simd(v))
+#endif
 /* clmp_f32_to_bf16 lane by lane, in vector arithmetic. */
 inline amp_hv amp_f32v_to_bf16_simd(amp_fv v) {
   amp_uv u = AMP_AS(uint)(v), r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
