@@ -336,6 +336,30 @@ static void test_split_k(void) {
   check_cases_with("CLMP_GEMM_SPLIT", splits, N_OF(splits), cases, N_OF(cases));
 }
 
+/* Shapes on either side of the CPUs' rule (host/ops/gemm.c): a C that fills less than half of
+ * the 128 x 128 CPU tiles takes gemm_direct on PoCL, with a 64 x 16 block along a tall C and
+ * 16 x 64 along a wide one; the others keep the tiles. Each side with every transpose, edges
+ * inside a block or tile, offsets and leading dimensions, beta 0 over NaN and beta read; then
+ * again split along K. Other devices run their own choices on the same cases. */
+static void test_cpu_direct(void) {
+  static const gemm_case cases[] = {
+      /* direct, tall: fc3 forward; M across three blocks, N across two */
+      {NT, 128, 10, 256, 1.0f, 0.0f, F16, F16, F16, 0, 1, U_F32},
+      {NN, 150, 21, 37, 1.5f, -0.5f, BF16, BF16, F32, 3, 0, U_F32},
+      {TT, 70, 16, 9, 0.5f, 0.0f, F16, BF16, BF16, 1, 1, U_F32},
+      /* direct, wide: fc3 dW; N across three blocks, M across two */
+      {TN, 10, 256, 128, 1.0f, 0.0f, BF16, BF16, BF16, 0, 0, U_F32},
+      {TN, 21, 150, 40, 1.0f, 0.5f, F16, F16, F32, 2, 0, U_F32},
+      {NT, 1, 65, 300, 2.0f, 1.0f, F16, F16, F16, 5, 0, U_F32},
+      /* tiles: C fills half of them or more, with edges inside */
+      {NN, 120, 120, 40, 1.0f, 0.5f, F16, F16, F32, 3, 0, U_F32},
+      {TT, 129, 128, 17, 1.0f, 0.0f, BF16, BF16, BF16, 1, 1, U_F32},
+  };
+  static const char *const splits[] = {"3"};
+  check_cases(cases, N_OF(cases));
+  check_cases_with("CLMP_GEMM_SPLIT", splits, N_OF(splits), cases, N_OF(cases));
+}
+
 /* --- special values --------------------------------------------------------------------------- */
 
 #define SV_M    6
@@ -659,6 +683,7 @@ int main(void) {
                          {"CLMP_HGEMM opt-in", test_hgemm_opt_in},
                          {"tile sets through CLMP_GEMM_TILES", test_tile_sets},
                          {"split along K (CLMP_GEMM_SPLIT)", test_split_k},
+                         {"CPU rule: direct blocks and tiles", test_cpu_direct},
                          {"special values", test_special_values},
                          {"linear layer: finite differences", test_linear_gradients},
                          {"bad arguments", test_bad_arguments},

@@ -180,9 +180,10 @@ static int want_hgemm(const clmp_matrix *a, const clmp_matrix *b, const clmp_mat
 /* A set of cl/gemm.cl's tile sizes: C block per work-group (m x n), depth k, block per item;
  * vec: GEMM_VEC (float4 reads of the local tiles, the next tiles fetched into registers during
  * the multiply; wpt_m and wpt_n multiples of 4, the items a multiple of m, n and k, each tile a
- * whole number of fetches per item). */
+ * whole number of fetches per item); direct: the set runs kernel gemm_direct (no local tiles)
+ * instead of gemm. */
 typedef struct gemm_tiles {
-  unsigned m, n, k, wpt_m, wpt_n, vec;
+  unsigned m, n, k, wpt_m, wpt_n, vec, direct;
 } gemm_tiles;
 
 /* Tile sets, largest first; a device takes the first set that fits its work-group and local
@@ -192,20 +193,34 @@ typedef struct gemm_tiles {
  * 23.9 / 24.3; 64 x 64 x 8 27.9 / 27.4. On PoCL (2 cores, 512^3) the first set gives about twice
  * the second. */
 static const gemm_tiles tile_sets[] = {
-    {128, 128, 8, 8, 8, 1}, /* 256 items, 8.3 KiB of local memory */
-    {64, 64, 16, 4, 4, 1},  /* 256 items, 8.5 KiB */
-    {32, 32, 16, 4, 4, 1},  /* 64 items, 4.5 KiB */
-    {32, 32, 16, 8, 4, 0},  /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
-    {8, 8, 8, 2, 2, 0},     /* 16 items, 0.6 KiB */
-    {1, 1, 1, 1, 1, 0},     /* one item, 8 bytes: any device at all */
+    {128, 128, 8, 8, 8, 1, 0}, /* 256 items, 8.3 KiB of local memory */
+    {64, 64, 16, 4, 4, 1, 0},  /* 256 items, 8.5 KiB */
+    {32, 32, 16, 4, 4, 1, 0},  /* 64 items, 4.5 KiB */
+    {32, 32, 16, 8, 4, 0, 0}, /* 32 items, 4.2 KiB: kernels limited to 32 items (Mesa's llvmpipe) */
+    {8, 8, 8, 2, 2, 0, 0},    /* 16 items, 0.6 KiB */
+    {1, 1, 1, 1, 1, 0, 0},    /* one item, 8 bytes: any device at all */
 };
 
-/* CPUs first try a block of 16 x 16 per item: the compiler vectorises across the work-group's
- * items, so a larger block per item is more reuse, not more registers per thread. PoCL, 2 cores,
- * bf16 512^3, the same run each: 1.5 to 1.6 times CLBlast's Sgemm, against 0.8 to 1.1 with
- * 8 x 8 (and 0.9 to 1.0 with 8 x 16). */
-static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0}; /* 64 items, 16.1 KiB */
+/* CPUs try a block of 16 x 16 per item before the table (direct_sets, below, take the small
+ * products): the compiler vectorises across the work-group's items, so a larger block per item is
+ * more reuse, not more registers per thread. PoCL, 2 cores, bf16 512^3, the same run each: 1.5
+ * to 1.6 times CLBlast's Sgemm, against 0.8 to 1.1 with 8 x 8 (and 0.9 to 1.0 with 8 x 16). */
+static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0, 0}; /* 64 items, 16.1 KiB */
 #define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
+
+/* A C that fills less than half of the CPU set's tiles (cpu_direct_fits) takes gemm_direct
+ * instead, on CPUs that compile each item as SIMD code (vectorises_items): one item per
+ * work-group with a 64 x 16 block, its 16 across C's shorter side, no local tiles and no
+ * barriers. PoCL, 2 cores, ratio to CLBlast's Sgemm f16 / bf16, tiled -> direct: fc3 forward
+ * (128x10x256 NT) 0.22 / 0.25 -> 2.5 / 2.9; fc3 dW (10x256x128 TN) 0.20 / 0.22 -> 2.4 / 2.9;
+ * 128xNx256 NT with N = 16, 32, 64: f16 0.20, 0.35, 0.69 -> 2.3, 2.4, 2.3. The block the other
+ * way round gives 0.6 to 0.9, a 32 x 32 block 1.1 to 2.2. Direct also wins on full tiles up to
+ * 1024^3 (f16 1.38 against 1.04) but not at 2048^3 (1.13 against 1.23, bf16 1.08 against 1.64);
+ * where they cross is not measured, so products that fill the tiles keep them. */
+static const gemm_tiles direct_sets[] = {
+    {64, 16, 16, 64, 16, 0, 1}, /* C at least as tall as wide */
+    {16, 64, 16, 16, 64, 0, 1}, /* C wider than tall */
+};
 
 /* The first SPREAD_SETS sets are one family: a device takes the largest of them that still
  * gives every compute unit a work-group, counting its splits along K (auto_splits), so that
@@ -246,10 +261,15 @@ static clmp_status tile_kernel_named(clmp_ctx *ctx, const gemm_tiles *t, const c
   return clmp__kernel_get(ctx, "gemm", options, name, out);
 }
 
+/* The product kernel of a tile set: gemm, or gemm_direct. */
+static const char *tile_kernel_name(const gemm_tiles *t) {
+  return t->direct ? "gemm_direct" : "gemm";
+}
+
 /* The kernel for one tile set and dtype combination. */
 static clmp_status tile_kernel(clmp_ctx *ctx, const gemm_tiles *t, const clmp_matrix *a,
                                const clmp_matrix *b, const clmp_matrix *c, cl_kernel *out) {
-  return tile_kernel_named(ctx, t, a, b, c->t->dtype, "gemm", out);
+  return tile_kernel_named(ctx, t, a, b, c->t->dtype, tile_kernel_name(t), out);
 }
 
 /* The work-group size the compiled kernel allows (registers may make it less than the
@@ -271,6 +291,48 @@ static clmp_status try_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit, c
   return st == CLMP_SUCCESS ? kernel_work_group(ctx, *out, wg) : st;
 }
 
+/* try_tiles, then *taken says whether the device runs set t with all its items (*tiles = *t). */
+static clmp_status take_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit,
+                              const clmp_matrix *a, const clmp_matrix *b, const clmp_matrix *c,
+                              gemm_tiles *tiles, cl_kernel *out, int *taken) {
+  size_t wg = 0;
+  clmp_status st = try_tiles(ctx, t, limit, a, b, c, out, &wg);
+  *taken = st == CLMP_SUCCESS && wg && tile_items(t) <= wg;
+  if (*taken) *tiles = *t;
+  return st;
+}
+
+/* Whether C is one for direct_sets: it covers less than half of the CPU set's tiles. */
+static int cpu_direct_fits(const clmp_matrix *c) {
+  const gemm_tiles *t = &cpu_tile_set;
+  uint64_t area = (uint64_t)tile_groups(t, c) * t->m * t->n;
+  return 2 * (uint64_t)c->rows * c->cols < area;
+}
+
+/* Whether the device compiles each work-item as SIMD code (a preferred float vector width above
+ * 1: PoCL 16) rather than running items in SIMD lanes (Mesa's llvmpipe: 1), where a work-group
+ * of one item fills one lane: llvmpipe, fc3 dW f16, 34 ms with gemm_direct against 6.3 tiled. A
+ * failed query counts as width 1, as in host/ops/amp.c: the tiles are the safe choice. */
+static int vectorises_items(const clmp_ctx *ctx) {
+  cl_uint width = 1;
+  cl_int err = clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof width,
+                               &width, NULL);
+  return err == CL_SUCCESS && width > 1;
+}
+
+/* A CPU's own choice, before the table: direct_sets where they apply, else the CPU set; *taken
+ * says whether the device runs it. */
+static clmp_status pick_cpu(clmp_ctx *ctx, size_t limit, const clmp_matrix *a, const clmp_matrix *b,
+                            const clmp_matrix *c, gemm_tiles *tiles, cl_kernel *out, int *taken) {
+  clmp_status st = CLMP_SUCCESS;
+  *taken = 0;
+  if (cpu_direct_fits(c) && vectorises_items(ctx))
+    st = take_tiles(ctx, &direct_sets[c->rows < c->cols], limit, a, b, c, tiles, out, taken);
+  if (st == CLMP_SUCCESS && !*taken)
+    st = take_tiles(ctx, &cpu_tile_set, limit, a, b, c, tiles, out, taken);
+  return st;
+}
+
 /* Whether t may be built with GEMM_VEC (cl/gemm.cl's conditions). */
 static int vec_fits(const gemm_tiles *t) {
   size_t items = tile_items(t);
@@ -285,7 +347,7 @@ static clmp_status env_tiles(gemm_tiles *t, int *set) {
   char extra = 0;
   *set = env && *env;
   if (!*set) return CLMP_SUCCESS;
-  t->vec = 0;
+  t->vec = 0, t->direct = 0;
   int got = sscanf(env, "%u,%u,%u,%u,%u,%u%c", &t->m, &t->n, &t->k, &t->wpt_m, &t->wpt_n, &t->vec,
                    &extra);
   if ((got != 5 && got != 6) || !t->k || !t->wpt_m || !t->wpt_n || !t->m || !t->n ||
@@ -328,13 +390,13 @@ static clmp_status split_count(const clmp_ctx *ctx, const gemm_tiles *t, const c
   return CLMP_SUCCESS;
 }
 
-/* The tile set and kernel: CLMP_GEMM_TILES, else the first set of the table that the device
- * runs. A kernel that allows fewer items than asked lowers the limit for the smaller sets, so
- * that they are not built only to be refused. */
+/* The tile set and kernel: CLMP_GEMM_TILES, else a CPU's own choice, else the first set of the
+ * table that the device runs. A kernel that allows fewer items than asked lowers the limit for the
+ * smaller sets, so that they are not built only to be refused. */
 static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_matrix *b,
                                const clmp_matrix *c, size_t depth, gemm_tiles *tiles,
                                cl_kernel *out) {
-  int set = 0;
+  int set = 0, taken = 0;
   size_t limit = ctx->info.max_work_group, wg = 0;
   clmp_status st = env_tiles(tiles, &set);
   if (st != CLMP_SUCCESS || set) {
@@ -344,9 +406,8 @@ static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_m
     return st;
   }
   if (ctx->info.kind == CLMP_DEVICE_CPU) {
-    st = try_tiles(ctx, &cpu_tile_set, limit, a, b, c, out, &wg);
-    if (st != CLMP_SUCCESS) return st;
-    if (wg && tile_items(&cpu_tile_set) <= wg) return *tiles = cpu_tile_set, CLMP_SUCCESS;
+    st = pick_cpu(ctx, limit, a, b, c, tiles, out, &taken);
+    if (st != CLMP_SUCCESS || taken) return st;
   }
   for (size_t i = 0; i < N_TILE_SETS; i++) {
     size_t groups = tile_groups(&tile_sets[i], c) * auto_splits(ctx, &tile_sets[i], c, depth);
@@ -401,7 +462,8 @@ static clmp_status launch_tiles(clmp_ctx *ctx, cl_kernel k, const gemm_tiles *t,
                       CLMP_ARG(p->c_slice)};
   size_t groups[2] = {(p->n + t->n - 1) / t->n, (p->m + t->m - 1) / t->m * splits};
   size_t local[2] = {t->n / t->wpt_n, t->m / t->wpt_m};
-  return clmp__launch_2d(ctx, k, "gemm", args, (int)(sizeof args / sizeof *args), groups, local);
+  return clmp__launch_2d(ctx, k, tile_kernel_name(t), args, (int)(sizeof args / sizeof *args),
+                         groups, local);
 }
 
 /* C = alpha * (the splits' sum) + beta * C, from the f32 scratch w. */
@@ -454,7 +516,7 @@ static clmp_status gemm_portable(clmp_transpose ta, clmp_transpose tb, float alp
   p.k_split = (cl_uint)k_split, p.alpha = 1.0f, p.beta = 0.0f, p.c_off = 0, p.ldc = p.n;
   p.c_slice = (cl_ulong)p.m * p.n;
   st = clmp__scratch(ctx, (size_t)p.c_slice * splits * sizeof(float), &w);
-  if (st == CLMP_SUCCESS) st = tile_kernel_named(ctx, &t, a, b, CLMP_F32, "gemm", &k);
+  if (st == CLMP_SUCCESS) st = tile_kernel_named(ctx, &t, a, b, CLMP_F32, tile_kernel_name(&t), &k);
   if (st == CLMP_SUCCESS) p.c = w, st = launch_tiles(ctx, k, &t, ta, tb, a, b, &p, splits);
   return st == CLMP_SUCCESS ? split_sum(ctx, &t, a, b, c, alpha, beta, w, splits) : st;
 }
