@@ -252,11 +252,11 @@ gemm(const uint m_len, const uint n_len, uint k_len, const float alpha,
 
 /* The same product as gemm, with the same arguments and layout of work-groups and blocks, but
  * without local tiles or barriers: each item accumulates its block straight from global memory,
- * k in the same order. For C that leaves most of a CPU's tiles empty (host/ops/gemm.c): PoCL runs
- * a work-group as a loop over its items, which every barrier cuts, storing and reloading each
- * item's block. Rows and columns past C's edge load C's last row or column instead of zeros, so
- * that the loads need no branch and vectorise (fc3 forward on PoCL: 1.8 -> 1.0 million
- * instructions a call); gemm_store leaves their sums out. */
+ * k in the same order. For products that leave a CPU's tiles mostly empty or make one pass
+ * through them (host/ops/gemm.c): PoCL runs a work-group as a loop over its items, which every
+ * barrier cuts, storing and reloading each item's block. Rows and columns past C's edge load C's
+ * last row or column instead of zeros, so that the loads need no branch and vectorise (fc3 forward
+ * on PoCL: 1.8 -> 1.0 million instructions a call); gemm_store leaves their sums out. */
 __kernel __attribute__((reqd_work_group_size(GEMM_ITEMS_N, GEMM_ITEMS_M, 1))) void
 gemm_direct(const uint m_len, const uint n_len, uint k_len, const float alpha,
             __global const TYPE(A_DT) *a, ulong a_off, const ulong a_sm, const ulong a_sk,

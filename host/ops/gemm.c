@@ -208,15 +208,16 @@ static const gemm_tiles tile_sets[] = {
 static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0, 0}; /* 64 items, 16.1 KiB */
 #define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
 
-/* A C that fills less than half of the CPU set's tiles (cpu_direct_fits) takes gemm_direct
- * instead, on CPUs that compile each item as SIMD code (vectorises_items): one item per
- * work-group with a 64 x 16 block, its 16 across C's shorter side, no local tiles and no
- * barriers. PoCL, 2 cores, ratio to CLBlast's Sgemm f16 / bf16, tiled -> direct: fc3 forward
- * (128x10x256 NT) 0.22 / 0.25 -> 2.5 / 2.9; fc3 dW (10x256x128 TN) 0.20 / 0.22 -> 2.4 / 2.9;
- * 128xNx256 NT with N = 16, 32, 64: f16 0.20, 0.35, 0.69 -> 2.3, 2.4, 2.3. The block the other
- * way round gives 0.6 to 0.9, a 32 x 32 block 1.1 to 2.2. Direct also wins on full tiles up to
- * 1024^3 (f16 1.38 against 1.04) but not at 2048^3 (1.13 against 1.23, bf16 1.08 against 1.64);
- * where they cross is not measured, so products that fill the tiles keep them. */
+/* Products that would leave the CPU set's tiles mostly padding or make one pass through them
+ * (cpu_direct_fits) take gemm_direct instead, on CPUs that compile each item as SIMD code
+ * (vectorises_items): one item per work-group with a 64 x 16 block, its 16 across C's shorter
+ * side, no local tiles and no barriers. PoCL, 2 cores, ratio to CLBlast's Sgemm f16 / bf16,
+ * tiled -> direct: fc3 forward (128x10x256 NT) 0.22 / 0.25 -> 2.5 / 2.9; fc3 dW (10x256x128
+ * TN) 0.20 / 0.22 -> 2.4 / 2.9; fc3 dX (128x256x10 NN) 1.00 / 1.12 -> 2.4 / 3.0; 128xNx256 NT
+ * with N = 16, 32, 64: f16 0.20, 0.35, 0.69 -> 2.3, 2.4, 2.3; 512x512x8 0.84 -> 2.3. The block
+ * the other way round gives 0.6 to 0.9, a 32 x 32 block 1.1 to 2.2. Direct also wins on full
+ * tiles up to 1024^3 (f16 1.38 against 1.04) but not at 2048^3 (1.13 against 1.23, bf16 1.08
+ * against 1.64); where they cross is not measured, so products that fill the tiles keep them. */
 static const gemm_tiles direct_sets[] = {
     {64, 16, 16, 64, 16, 0, 1}, /* C at least as tall as wide */
     {16, 64, 16, 16, 64, 0, 1}, /* C wider than tall */
@@ -302,11 +303,12 @@ static clmp_status take_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit,
   return st;
 }
 
-/* Whether C is one for direct_sets: it covers less than half of the CPU set's tiles. */
-static int cpu_direct_fits(const clmp_matrix *c) {
+/* Whether a product of depth K is one for direct_sets: C covers less than half of the CPU set's
+ * tiles, or K is shallower than one tile. */
+static int cpu_direct_fits(const clmp_matrix *c, size_t depth) {
   const gemm_tiles *t = &cpu_tile_set;
   uint64_t area = (uint64_t)tile_groups(t, c) * t->m * t->n;
-  return 2 * (uint64_t)c->rows * c->cols < area;
+  return depth < t->k || 2 * (uint64_t)c->rows * c->cols < area;
 }
 
 /* Whether the device compiles each work-item as SIMD code (a preferred float vector width above
@@ -323,10 +325,11 @@ static int vectorises_items(const clmp_ctx *ctx) {
 /* A CPU's own choice, before the table: direct_sets where they apply, else the CPU set; *taken
  * says whether the device runs it. */
 static clmp_status pick_cpu(clmp_ctx *ctx, size_t limit, const clmp_matrix *a, const clmp_matrix *b,
-                            const clmp_matrix *c, gemm_tiles *tiles, cl_kernel *out, int *taken) {
+                            const clmp_matrix *c, size_t depth, gemm_tiles *tiles, cl_kernel *out,
+                            int *taken) {
   clmp_status st = CLMP_SUCCESS;
   *taken = 0;
-  if (cpu_direct_fits(c) && vectorises_items(ctx))
+  if (cpu_direct_fits(c, depth) && vectorises_items(ctx))
     st = take_tiles(ctx, &direct_sets[c->rows < c->cols], limit, a, b, c, tiles, out, taken);
   if (st == CLMP_SUCCESS && !*taken)
     st = take_tiles(ctx, &cpu_tile_set, limit, a, b, c, tiles, out, taken);
@@ -406,7 +409,7 @@ static clmp_status pick_kernel(clmp_ctx *ctx, const clmp_matrix *a, const clmp_m
     return st;
   }
   if (ctx->info.kind == CLMP_DEVICE_CPU) {
-    st = pick_cpu(ctx, limit, a, b, c, tiles, out, &taken);
+    st = pick_cpu(ctx, limit, a, b, c, depth, tiles, out, &taken);
     if (st != CLMP_SUCCESS || taken) return st;
   }
   for (size_t i = 0; i < N_TILE_SETS; i++) {
