@@ -196,6 +196,15 @@ inline void gemm_store(__global TYPE(C_DT) *c, ulong off, ulong ldc, uint m0, ui
   }
 }
 
+/* In gemm and gemm_direct: this group's split along K (see gemm) moves the operands, C and the
+ * depth to its share, and declares m0, the first row of its block. */
+#define GEMM_SPLIT_K(m0)                                                                        \
+  uint splits_ = max(1u, (k_len + k_split - 1) / k_split), rows_ = get_num_groups(1) / splits_; \
+  uint z_ = get_group_id(1) / rows_, kb_ = z_ * k_split;                                        \
+  a_off += kb_ * a_sk, b_off += kb_ * b_sk, c_off += z_ * c_slice;                              \
+  k_len = min(k_len - kb_, k_split);                                                            \
+  uint m0 = get_group_id(1) % rows_ * GEMM_TILE_M
+
 /* One work-group computes a GEMM_TILE_M x GEMM_TILE_N block of C; dimension 0 runs along N,
  * dimension 1 along M. Offsets and strides are in elements; the strides express op(). Split
  * along K (k_split < k_len): dimension 1 holds one row of groups per split, split z takes the
@@ -209,11 +218,9 @@ gemm(const uint m_len, const uint n_len, uint k_len, const float alpha,
      const ulong c_slice) {
   __local float as[GEMM_TILE_K * GEMM_LDS_A] __attribute__((aligned(16)));
   __local float bs[GEMM_TILE_K * GEMM_LDS_B] __attribute__((aligned(16)));
-  uint splits = max(1u, (k_len + k_split - 1) / k_split), rows = get_num_groups(1) / splits;
-  uint z = get_group_id(1) / rows, kb = z * k_split;
-  a_off += kb * a_sk, b_off += kb * b_sk, c_off += z * c_slice, k_len = min(k_len - kb, k_split);
+  GEMM_SPLIT_K(m0);
   uint lx = get_local_id(0), ly = get_local_id(1), lid = ly * GEMM_ITEMS_N + lx;
-  uint m0 = get_group_id(1) % rows * GEMM_TILE_M, n0 = get_group_id(0) * GEMM_TILE_N;
+  uint n0 = get_group_id(0) * GEMM_TILE_N;
   float acc[GEMM_WPT_M][GEMM_WPT_N];
   for (uint i = 0; i < GEMM_WPT_M; i++)
     for (uint j = 0; j < GEMM_WPT_N; j++) acc[i][j] = 0.0f;
@@ -263,11 +270,9 @@ gemm_direct(const uint m_len, const uint n_len, uint k_len, const float alpha,
             __global const TYPE(B_DT) *b, ulong b_off, const ulong b_sk, const ulong b_sn,
             const float beta, __global TYPE(C_DT) *c, ulong c_off, const ulong ldc,
             const uint k_split, const ulong c_slice) {
-  uint splits = max(1u, (k_len + k_split - 1) / k_split), rows = get_num_groups(1) / splits;
-  uint z = get_group_id(1) / rows, kb = z * k_split;
-  a_off += kb * a_sk, b_off += kb * b_sk, c_off += z * c_slice, k_len = min(k_len - kb, k_split);
+  GEMM_SPLIT_K(m0);
   uint lx = get_local_id(0), ly = get_local_id(1);
-  uint m0 = get_group_id(1) % rows * GEMM_TILE_M, n0 = get_group_id(0) * GEMM_TILE_N;
+  uint n0 = get_group_id(0) * GEMM_TILE_N;
   float acc[GEMM_WPT_M][GEMM_WPT_N];
   for (uint i = 0; i < GEMM_WPT_M; i++)
     for (uint j = 0; j < GEMM_WPT_N; j++) acc[i][j] = 0.0f;

@@ -13,11 +13,9 @@
  * AdamW over 1e8 f16 gradients, 64 x 64 per compute unit: the check 71 us, the combine of its
  * 8448 partials by one group 16 us; 4 groups of 64 per compute unit had left the check at
  * about 70 GB/s, too few loads in flight). */
-#define AMP_LOCAL_CPU 64
-#define AMP_LOCAL_GPU 256
-#define GROUPS_PER_CU_CPU                                                \
-  64 /* H200: 4 left the check at about 70 GB/s, too few loads in flight \
-      */
+#define AMP_LOCAL_CPU     64
+#define AMP_LOCAL_GPU     256
+#define GROUPS_PER_CU_CPU 64
 #define GROUPS_PER_CU_GPU 8
 #define MAX_GROUPS        16384
 #define STEP_OPTIONS_SIZE 96
@@ -41,9 +39,7 @@ static size_t check_groups(const clmp_ctx *ctx) {
 /* The device's AMP_VEC: 1, 4, 8 or 16. */
 static size_t device_vec(const clmp_ctx *ctx) {
   if (ctx->info.kind != CLMP_DEVICE_CPU) return AMP_VEC_GPU;
-  cl_uint w = 1;
-  if (clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof w, &w, NULL))
-    w = 1;
+  unsigned w = ctx->float_vec;
   return w >= AMP_VEC_CPU_MAX ? AMP_VEC_CPU_MAX : w >= 8 ? 8 : w >= 4 ? 4 : 1;
 }
 

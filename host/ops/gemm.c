@@ -314,12 +314,9 @@ static int cpu_direct_fits(const clmp_matrix *c, size_t depth) {
 /* Whether the device compiles each work-item as SIMD code (a preferred float vector width above
  * 1: PoCL 16) rather than running items in SIMD lanes (Mesa's llvmpipe: 1), where a work-group
  * of one item fills one lane: llvmpipe, fc3 dW f16, 34 ms with gemm_direct against 6.3 tiled. A
- * failed query counts as width 1, as in host/ops/amp.c: the tiles are the safe choice. */
+ * failed query counts as width 1 (ctx->float_vec): the tiles are the safe choice. */
 static int vectorises_items(const clmp_ctx *ctx) {
-  cl_uint width = 1;
-  cl_int err = clGetDeviceInfo(ctx->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof width,
-                               &width, NULL);
-  return err == CL_SUCCESS && width > 1;
+  return ctx->float_vec > 1;
 }
 
 /* A CPU's own choice, before the table: direct_sets where they apply, else the CPU set; *taken

@@ -97,6 +97,10 @@ static clmp_status open_cl(clmp_ctx *ctx, const clmp__device *dev) {
   ctx->queue = clCreateCommandQueue(ctx->context, dev->device, CL_QUEUE_PROFILING_ENABLE, &err);
   CL_CHECK(err);
   ctx->profile = clmp__profile_open();
+  cl_uint vec = 0; /* read once here, not per op */
+  err =
+      clGetDeviceInfo(dev->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof vec, &vec, NULL);
+  ctx->float_vec = err == CL_SUCCESS && vec ? vec : 1;
 cleanup:
   if (st != CLMP_SUCCESS) clmp__error_append(" (creating a context on \"%s\")", dev->info.name);
   return st;

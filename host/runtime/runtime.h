@@ -44,6 +44,7 @@ struct clmp_ctx {
   cl_mem scratch;               /* a device buffer ops may use between their own kernels */
   size_t scratch_bytes;
   struct clmp__profile *profile; /* CLMP_PROFILE's per-kernel times, else NULL */
+  unsigned float_vec; /* preferred float vector width, 1 if unknown: PoCL 16, llvmpipe 1 */
 };
 
 /* The context's scratch buffer, grown to at least bytes. The queue is in order, so an op may use
