@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../host/runtime/ptx.h"
 #include "../host/runtime/runtime.h"
 #include "clmp/clmp.h"
 #include "harness.h"
@@ -307,6 +308,29 @@ static void test_kernel_dir_and_failed_build(void) {
   unsetenv("CLMP_KERNEL_DIR");
 }
 
+/* The sm_90a pass on PTX text: the first sm_90 target gains its "a", each "// clmp:" comment
+ * becomes its instruction, everything else stays; PTX without an sm_90 target is refused. */
+static void test_ptx_sm90a_rewrite(void) {
+  int retargeted = -1;
+  char *out = clmp__ptx_rewrite(".version 9.0\n.target sm_90, texmode_independent\n"
+                                "\t// clmp:wgmma.fence.sync.aligned;\n"
+                                "\tmov.u32 %r1, 0; // kept\n// .target sm_90 in a comment\n",
+                                &retargeted);
+  CU_ASSERT_FATAL(out != NULL);
+  CU_ASSERT_EQUAL(retargeted, 1);
+  CU_ASSERT_STRING_EQUAL(out, ".version 9.0\n.target sm_90a, texmode_independent\n"
+                              "\twgmma.fence.sync.aligned;\n"
+                              "\tmov.u32 %r1, 0; // kept\n// .target sm_90 in a comment\n");
+  free(out);
+  const char *refused[] = {".target sm_90a\n// clmp:x\n", ".target sm_80\n", ".target sm_900\n",
+                           ""};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    retargeted = -1;
+    CU_ASSERT_PTR_NULL(clmp__ptx_rewrite(refused[i], &retargeted));
+    CU_ASSERT_EQUAL(retargeted, 0);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "--child-build")) return child_build(argv[2]);
   CU_TestInfo tests[] = {
@@ -318,6 +342,7 @@ int main(int argc, char **argv) {
       {"CLMP_CACHE=0 turns the cache off", test_cache_off},
       {"two processes fill one cache", test_two_processes_fill_one_cache},
       {"CLMP_KERNEL_DIR and a failed build", test_kernel_dir_and_failed_build},
+      {"sm_90a PTX pass", test_ptx_sm90a_rewrite},
       CU_TEST_INFO_NULL};
   CU_SuiteInfo suites[] = {{"program", suite_init, suite_clean, NULL, NULL, tests},
                            CU_SUITE_INFO_NULL};

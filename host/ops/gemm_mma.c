@@ -1,5 +1,6 @@
-/* host/ops/gemm_mma.c: the tensor-core GEMM path (cl/gemm_mma.cl) for NVIDIA devices of compute
- * capability 8 or more: which calls it takes, its tile sizes, its launch. */
+/* host/ops/gemm_mma.c: the tensor-core GEMM path for NVIDIA devices of compute capability 8 or
+ * more: which calls it takes, the mma.sync kernel (cl/gemm_mma.cl) and its tile sizes, the wgmma
+ * kernel (host/ops/gemm_wgmma.c) where it runs, and their launch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,15 +60,19 @@ static clmp_status pick_tiles(const clmp_ctx *ctx, mma_tiles *t) {
                      "CLMP_MMA_TILES=\"%s\": want bm,bn,bk,wm,wn,stages[,group], powers of two, "
                      "at most 32 warps, 2 to 4 stages",
                      env);
-  if (tiles_local_bytes(t) > ctx->info.local_mem)
-    return CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "gemm_mma: %zu bytes of local memory, \"%s\" has %llu",
-                     tiles_local_bytes(t), ctx->info.name, (unsigned long long)ctx->info.local_mem);
-  return CLMP_SUCCESS;
+  return clmp__gemm_local_fits(ctx, "gemm_mma", tiles_local_bytes(t));
 }
 
-/* CLMP_GEMM: "portable" never takes the tensor-core path, "mma" takes it for every product
- * the kernel can read (small ones too: clmp verify checks it so), anything else as the device
- * and the product's size decide. Read at each call. */
+clmp_status clmp__gemm_local_fits(const clmp_ctx *ctx, const char *kernel, size_t bytes) {
+  if (bytes <= ctx->info.local_mem) return CLMP_SUCCESS;
+  return CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s: %zu bytes of local memory, \"%s\" has %llu", kernel,
+                   bytes, ctx->info.name, (unsigned long long)ctx->info.local_mem);
+}
+
+/* CLMP_GEMM: "portable" never takes the tensor-core path; "mma" takes it for every product the
+ * kernel can read (small ones too: clmp verify checks it so), and "mma-sync" too, with the
+ * mma.sync kernel also where the wgmma kernel is the default (compute capability 9.0); anything
+ * else as the device and the product's size decide. Read at each call. */
 static int gemm_env(const char *value) {
   const char *env = getenv("CLMP_GEMM");
   return env && !strcmp(env, value);
@@ -85,15 +90,22 @@ static int aligned8(const clmp_matrix *m) {
   return clmp__gemm_buffer_offset(m) % 8 == 0 && m->ld % 8 == 0 && m->cols % 8 == 0;
 }
 
-/* Whether the product keeps enough of the device busy with the default tiles: at least one
- * compute unit in MMA_MIN_SHARE. Below that the portable kernel, which splits small products
- * along K, is faster. H200, TFLOP/s tensor cores / portable: 1024^3 (32 groups) 57 / 24;
- * 512x784x128 (16 groups) 7.0 / 7.9; 512^3 (8 groups) 10.9 / 12.2; 128x512x784 (2 groups)
- * 2.7 / 5.4. */
+/* Whether the wgmma kernel runs here: compute capability 9.0, CLMP_GEMM not "mma-sync", and
+ * not refused by this context's driver before. */
+static int runs_wgmma(const clmp_ctx *ctx) {
+  return clmp__gemm_wgmma_device(ctx) && !ctx->wgmma_refused && !gemm_env("mma-sync");
+}
+
+/* Whether the product keeps enough of the device busy with the default tiles of the kernel the
+ * device runs: at least one compute unit in MMA_MIN_SHARE. Below that the portable kernel, which
+ * splits small products along K, is faster. H200, mma.sync kernel, TFLOP/s tensor cores /
+ * portable: 1024^3 (32 groups) 57 / 24; 512x784x128 (16 groups) 7.0 / 7.9; 512^3 (8 groups)
+ * 10.9 / 12.2; 128x512x784 (2 groups) 2.7 / 5.4. The wgmma kernel: 1024^3 (64 groups) 112. */
 #define MMA_MIN_SHARE 8
 static int fills_device(const clmp_ctx *ctx, const clmp_matrix *c) {
-  const mma_tiles *t = &default_tiles;
-  size_t groups = ((c->rows + t->bm - 1) / t->bm) * ((c->cols + t->bn - 1) / t->bn);
+  size_t block[2] = {default_tiles.bm, default_tiles.bn};
+  if (runs_wgmma(ctx)) clmp__gemm_wgmma_block(block);
+  size_t groups = ((c->rows + block[0] - 1) / block[0]) * ((c->cols + block[1] - 1) / block[1]);
   return groups * MMA_MIN_SHARE >= ctx->info.compute_units;
 }
 
@@ -101,7 +113,7 @@ int clmp__gemm_mma_takes(const clmp_matrix *a, const clmp_matrix *b, const clmp_
   clmp_dtype d = a->t->dtype;
   if ((d != CLMP_F16 && d != CLMP_BF16) || b->t->dtype != d) return 0;
   return device_has_mma(c->t->ctx) && aligned8(a) && aligned8(b) &&
-         (gemm_env("mma") || fills_device(c->t->ctx, c));
+         (gemm_env("mma") || gemm_env("mma-sync") || fills_device(c->t->ctx, c));
 }
 
 static clmp_status mma_kernel(clmp_ctx *ctx, const mma_tiles *t, clmp_transpose ta,
@@ -116,14 +128,11 @@ static clmp_status mma_kernel(clmp_ctx *ctx, const mma_tiles *t, clmp_transpose 
   return clmp__kernel_get(ctx, "gemm_mma", options, "gemm_mma", out);
 }
 
-clmp_status clmp__gemm_mma(clmp_transpose ta, clmp_transpose tb, float alpha, const clmp_matrix *a,
-                           const clmp_matrix *b, float beta, const clmp_matrix *c) {
-  clmp_ctx *ctx = c->t->ctx;
-  mma_tiles t;
-  cl_kernel k = NULL;
-  clmp_status st = pick_tiles(ctx, &t);
-  if (st == CLMP_SUCCESS) st = mma_kernel(ctx, &t, ta, tb, a, c, &k);
-  if (st != CLMP_SUCCESS) return st;
+/* Launches kernel k (either tensor-core kernel: they take the same arguments) with a work-group
+ * of threads items for each block[0] x block[1] of C. */
+static clmp_status mma_launch(clmp_ctx *ctx, cl_kernel k, const char *name, clmp_transpose ta,
+                              float alpha, const clmp_matrix *a, const clmp_matrix *b, float beta,
+                              const clmp_matrix *c, const size_t block[2], size_t threads) {
   cl_uint m = (cl_uint)c->rows, n = (cl_uint)c->cols;
   cl_uint kk = (cl_uint)(ta == CLMP_TRANS ? a->rows : a->cols);
   cl_ulong a_off = clmp__gemm_buffer_offset(a), b_off = clmp__gemm_buffer_offset(b);
@@ -142,8 +151,29 @@ clmp_status clmp__gemm_mma(clmp_transpose ta, clmp_transpose tb, float alpha, co
                       CLMP_ARG(c->t->storage->mem),
                       CLMP_ARG(c_off),
                       CLMP_ARG(ldc)};
-  size_t groups[2] = {(c->cols + t.bn - 1) / t.bn, (c->rows + t.bm - 1) / t.bm};
-  size_t local[2] = {tiles_threads(&t), 1};
-  return clmp__launch_2d(ctx, k, "gemm_mma", args, (int)(sizeof args / sizeof *args), groups,
-                         local);
+  size_t groups[2] = {(c->cols + block[1] - 1) / block[1], (c->rows + block[0] - 1) / block[0]};
+  size_t local[2] = {threads, 1};
+  return clmp__launch_2d(ctx, k, name, args, (int)(sizeof args / sizeof *args), groups, local);
+}
+
+clmp_status clmp__gemm_mma(clmp_transpose ta, clmp_transpose tb, float alpha, const clmp_matrix *a,
+                           const clmp_matrix *b, float beta, const clmp_matrix *c) {
+  clmp_ctx *ctx = c->t->ctx;
+  cl_kernel k = NULL;
+  size_t block[2], threads = 0;
+  if (runs_wgmma(ctx)) {
+    clmp_status st = clmp__gemm_wgmma_kernel(ctx, ta, tb, a, c, &k, block, &threads);
+    if (st == CLMP_SUCCESS)
+      return mma_launch(ctx, k, "gemm_wgmma", ta, alpha, a, b, beta, c, block, threads);
+    if (st == CLMP_ERR_INVALID_ARGUMENT) return st;
+    /* a driver that refuses the sm_90a program: the mma.sync kernel, from now on */
+    ctx->wgmma_refused = 1;
+    CLMP_RECOVERED();
+  }
+  mma_tiles t;
+  clmp_status st = pick_tiles(ctx, &t);
+  if (st == CLMP_SUCCESS) st = mma_kernel(ctx, &t, ta, tb, a, c, &k);
+  if (st != CLMP_SUCCESS) return st;
+  block[0] = t.bm, block[1] = t.bn;
+  return mma_launch(ctx, k, "gemm_mma", ta, alpha, a, b, beta, c, block, tiles_threads(&t));
 }

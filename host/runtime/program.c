@@ -6,6 +6,7 @@
 
 #include "clmp/version.h"
 #include "error.h"
+#include "ptx.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -139,6 +140,10 @@ static clmp_status build_from_source(clmp_ctx *ctx, const char *name, const char
     clmp_status st = build_failure(ctx, p, err, name, opts);
     clReleaseProgram(p);
     return st;
+  }
+  if (strstr(opts, CLMP_PTX_SM90A_OPTION)) {
+    clmp_status st = clmp__ptx_sm90a(ctx, name, opts, &p);
+    if (st != CLMP_SUCCESS) return clReleaseProgram(p), st;
   }
   *out = p;
   return CLMP_SUCCESS;

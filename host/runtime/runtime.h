@@ -45,6 +45,7 @@ struct clmp_ctx {
   size_t scratch_bytes;
   struct clmp__profile *profile; /* CLMP_PROFILE's per-kernel times, else NULL */
   unsigned float_vec; /* preferred float vector width, 1 if unknown: PoCL 16, llvmpipe 1 */
+  int wgmma_refused;  /* the wgmma GEMM did not build here: the mma.sync one runs instead */
 };
 
 /* The context's scratch buffer, grown to at least bytes. The queue is in order, so an op may use

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../runtime/error.h"
 #include "verify_impl.h"
 
 #define N_FLOAT 3
@@ -151,15 +152,35 @@ static void gemm_rows_as(venv *e, const char *op, size_t first_combo) {
     gemm_row(e, op, &GEMMS[3], 0, 0, combos[c][0], combos[c][1], 1);
 }
 
+/* A failed row for op: CLMP_GEMM could not be set. */
+static void env_failure_row(venv *e, const char *op) {
+  clmp__verify_row row;
+  clmp__tolerance none = {0};
+  clmp__verify_row_init(&row, op, "-", "-", 0, none);
+  row.status = CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "clmp verify: setenv(CLMP_GEMM) for %s", op);
+  e->failed++;
+  e->emit(&row, e->user);
+}
+
 /* Every GEMM row as the library chooses; on a device with the tensor-core path, the 16-bit rows
  * again with CLMP_GEMM=mma, so that its kernel is checked on every shape it can read (by default
- * it leaves small products to the portable kernel). */
+ * it leaves small products to the portable kernel), and where that kernel is the wgmma one
+ * (compute capability 9.0), once more with CLMP_GEMM=mma-sync for the mma.sync kernel. A setenv
+ * that fails (out of memory) is reported as a failed row, not skipped. */
 static void gemm_rows(venv *e) {
+  static const char *const paths[][2] = {{"mma", "gemm (mma)"}, {"mma-sync", "gemm (mma.sync)"}};
   gemm_rows_as(e, "gemm", 0);
+  const clmp_device_info *d = clmp_ctx_device(e->dev);
   const char *env = getenv("CLMP_GEMM");
-  if (clmp_ctx_device(e->dev)->nv_cc_major < 8 || (env && *env)) return;
-  if (setenv("CLMP_GEMM", "mma", 1) != 0) return;
-  gemm_rows_as(e, "gemm (mma)", 1);
+  if (d->nv_cc_major < 8 || (env && *env)) return;
+  int n = d->nv_cc_major == 9 && d->nv_cc_minor == 0 ? 2 : 1;
+  for (int i = 0; i < n; i++) {
+    if (setenv("CLMP_GEMM", paths[i][0], 1) != 0) {
+      env_failure_row(e, paths[i][1]);
+      continue;
+    }
+    gemm_rows_as(e, paths[i][1], 1);
+  }
   unsetenv("CLMP_GEMM");
 }
 

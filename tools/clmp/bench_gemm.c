@@ -2,7 +2,9 @@
  * shapes of the MLP 784-512-256-10 with batch 128 (forward, weight and input gradients), in f32
  * (CLBlast's Sgemm: the reference of every row of the same shape) and with f16 or bf16 inputs and
  * fp32 accumulation. On NVIDIA devices of compute capability 8 or more each mixed row is measured
- * twice: as the library chooses, and with CLMP_GEMM=portable (the portable kernel). */
+ * twice: as the library chooses, and with CLMP_GEMM=portable (the portable kernel); on compute
+ * capability 9.0, where the library's tensor-core kernel is the wgmma one, the square rows once
+ * more with CLMP_GEMM=mma-sync (the mma.sync kernel). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 #define GEMM_GROWTH    8.0 /* work of the next square size over this one's */
 #define GEMM_MEM_SHARE 2   /* the f32 A, B and C take at most half the device's memory */
 #define GEMM_SEED      0x9e3779b97f4a7c15ull
-#define PORTABLE_ENV   "CLMP_GEMM"
+#define PATH_ENV       "CLMP_GEMM"
 
 typedef struct gemm_shape {
   char name[32];
@@ -40,23 +42,32 @@ static const gemm_shape mlp_shapes[] = {
 
 typedef struct gemm_kind {
   clmp_dtype in, out;
-  int portable; /* with CLMP_GEMM=portable */
+  const char
+      *path; /* CLMP_GEMM while timed ("portable", "mma-sync"), NULL: as the library chooses */
 } gemm_kind;
 
 /* Square sizes: f32, then f16 and bf16 in with f32 out; the MLP: its training dtypes. The first
- * kind of each list is the reference; the portable rows come last and only on NVIDIA cc >= 8. */
-static const gemm_kind square_kinds[] = {{CLMP_F32, CLMP_F32, 0},
-                                         {CLMP_F16, CLMP_F32, 0},
-                                         {CLMP_BF16, CLMP_F32, 0},
-                                         {CLMP_F16, CLMP_F32, 1},
-                                         {CLMP_BF16, CLMP_F32, 1}};
-static const gemm_kind mlp_kinds[] = {{CLMP_F32, CLMP_F32, 0},
-                                      {CLMP_F16, CLMP_F16, 0},
-                                      {CLMP_BF16, CLMP_BF16, 0},
-                                      {CLMP_F16, CLMP_F16, 1},
-                                      {CLMP_BF16, CLMP_BF16, 1}};
-#define N_KINDS 5
-#define N_PLAIN 3 /* kinds without the portable rows */
+ * kind of each list is the reference; the portable rows follow only on NVIDIA cc >= 8, the
+ * mma.sync rows only on cc 9.0 (kinds_count). */
+static const gemm_kind square_kinds[] = {
+    {CLMP_F32, CLMP_F32, NULL},        {CLMP_F16, CLMP_F32, NULL},
+    {CLMP_BF16, CLMP_F32, NULL},       {CLMP_F16, CLMP_F32, "portable"},
+    {CLMP_BF16, CLMP_F32, "portable"}, {CLMP_F16, CLMP_F32, "mma-sync"},
+    {CLMP_BF16, CLMP_F32, "mma-sync"}};
+static const gemm_kind mlp_kinds[] = {{CLMP_F32, CLMP_F32, NULL},
+                                      {CLMP_F16, CLMP_F16, NULL},
+                                      {CLMP_BF16, CLMP_BF16, NULL},
+                                      {CLMP_F16, CLMP_F16, "portable"},
+                                      {CLMP_BF16, CLMP_BF16, "portable"}};
+#define N_PLAIN    3 /* kinds without the portable rows */
+#define N_PORTABLE 5 /* with them */
+#define N_SQUARE   (sizeof square_kinds / sizeof *square_kinds)
+
+/* How many kinds of the list (of n) the device runs. */
+static int kinds_count(const clmp_device_info *d, size_t n) {
+  if (d->nv_cc_major < 8) return N_PLAIN;
+  return d->nv_cc_major == 9 && d->nv_cc_minor == 0 ? (int)n : N_PORTABLE;
+}
 
 typedef struct gemm_job {
   const gemm_shape *shape;
@@ -93,16 +104,20 @@ static clmp_status make_job(clmp_ctx *ctx, const gemm_shape *sh, const gemm_kind
   return st;
 }
 
-/* Times the job, with CLMP_GEMM=portable for a portable row (the user's value restored). */
+/* Times the job, with CLMP_GEMM set to the kind's path if it has one (the user's value restored).
+ */
 static clmp_status time_job(bench_run *r, const gemm_kind *k, gemm_job *j, double *secs) {
-  const char *old = getenv(PORTABLE_ENV);
+  const char *old = getenv(PATH_ENV);
   char *saved = old ? strdup(old) : NULL;
-  if (k->portable) setenv(PORTABLE_ENV, "portable", 1);
+  if (k->path && setenv(PATH_ENV, k->path, 1) != 0) {
+    free(saved);
+    return CLMP_ERR_OUT_OF_HOST_MEMORY;
+  }
   clmp_status st = bench_time(r, gemm_call, j, secs);
-  if (k->portable && saved)
-    setenv(PORTABLE_ENV, saved, 1);
-  else if (k->portable)
-    unsetenv(PORTABLE_ENV);
+  if (k->path && saved)
+    setenv(PATH_ENV, saved, 1);
+  else if (k->path)
+    unsetenv(PATH_ENV);
   free(saved);
   return st;
 }
@@ -119,11 +134,11 @@ static void add_row(bench_run *r, cJSON *rows, const gemm_shape *sh, const gemm_
                     double secs, double ref_tflops) {
   char dtypes[32], ratio[16];
   double tflops = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k / secs / 1e12;
-  double x = k->in == CLMP_F32 && !k->portable ? NAN : bench_ratio(tflops, ref_tflops);
+  double x = k->in == CLMP_F32 && !k->path ? NAN : bench_ratio(tflops, ref_tflops);
   kind_text(r, k, dtypes, sizeof dtypes);
   bench_print(r, "%-12s %5zu %5zu %5zu %c%c  %-16s %-8s %10.3f %10.4g %10.4g %8s\n", sh->name,
               sh->m, sh->n, sh->k, sh->ta ? 'T' : 'N', sh->tb ? 'T' : 'N', dtypes,
-              k->portable ? "portable" : "auto", secs * 1e3, tflops, ref_tflops,
+              k->path ? k->path : "auto", secs * 1e3, tflops, ref_tflops,
               bench_ratio_text(x, ratio, sizeof ratio));
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "shape", sh->name);
@@ -133,7 +148,7 @@ static void add_row(bench_run *r, cJSON *rows, const gemm_shape *sh, const gemm_
   cJSON_AddBoolToObject(o, "trans_a", sh->ta == CLMP_TRANS);
   cJSON_AddBoolToObject(o, "trans_b", sh->tb == CLMP_TRANS);
   cJSON_AddStringToObject(o, "dtypes", dtypes);
-  cJSON_AddStringToObject(o, "path", k->portable ? "portable" : "auto");
+  cJSON_AddStringToObject(o, "path", k->path ? k->path : "auto");
   cJSON_AddNumberToObject(o, "ms", secs * 1e3);
   cJSON_AddNumberToObject(o, "tflops", tflops);
   bench_json_number(o, "reference_tflops", ref_tflops);
@@ -143,8 +158,8 @@ static void add_row(bench_run *r, cJSON *rows, const gemm_shape *sh, const gemm_
 
 /* Every kind of one shape; *slowest receives the longest call's seconds. */
 static clmp_status shape_rows(bench_run *r, cJSON *rows, const gemm_shape *sh,
-                              const gemm_kind *kinds, double *slowest) {
-  int n = r->dev->nv_cc_major >= 8 ? N_KINDS : N_PLAIN;
+                              const gemm_kind *kinds, size_t n_kinds, double *slowest) {
+  int n = kinds_count(r->dev, n_kinds);
   double ref_tflops = NAN;
   *slowest = 0;
   for (int i = 0; i < n; i++) {
@@ -184,7 +199,7 @@ static clmp_status square_rows(bench_run *r, cJSON *rows, cJSON *skipped) {
     }
     gemm_shape sh = {"", CLMP_NO_TRANS, CLMP_NO_TRANS, n, n, n};
     snprintf(sh.name, sizeof sh.name, "square %zu", n);
-    clmp_status st = shape_rows(r, rows, &sh, square_kinds, &slowest);
+    clmp_status st = shape_rows(r, rows, &sh, square_kinds, N_SQUARE, &slowest);
     if (st != CLMP_SUCCESS) return st;
   }
   return CLMP_SUCCESS;
@@ -199,6 +214,6 @@ clmp_status bench_gemm(bench_run *r, cJSON *out) {
   clmp_status st = square_rows(r, rows, skipped);
   double slowest = 0;
   for (size_t i = 0; st == CLMP_SUCCESS && i < N_MLP_SHAPES; i++)
-    st = shape_rows(r, rows, &mlp_shapes[i], mlp_kinds, &slowest);
+    st = shape_rows(r, rows, &mlp_shapes[i], mlp_kinds, N_PORTABLE, &slowest);
   return st;
 }

@@ -1,0 +1,94 @@
+/* host/runtime/ptx.c: the sm_90a PTX pass (see ptx.h). NVIDIA's program binary is the PTX text
+ * of the program; rebuilt with clCreateProgramWithBinary, it is compiled for the target it
+ * names, and the driver accepts sm_90a there. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "ptx.h"
+
+#define PTX_TARGET  ".target sm_90"
+#define PTX_COMMENT "// clmp:"
+
+/* The program's binary (PTX text), NUL-terminated. */
+static clmp_status ptx_get(clmp_ctx *ctx, const char *name, cl_program p, char **out) {
+  size_t size = 0;
+  cl_int err = clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL);
+  if (err != CL_SUCCESS || size == 0)
+    return CLMP_FAIL(err != CL_SUCCESS ? err : CLMP_ERR_UNSUPPORTED,
+                     "PTX of %s.cl on \"%s\": no program binary", name, ctx->info.name);
+  char *ptx = malloc(size + 1);
+  if (!ptx) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "PTX of %s.cl (%zu bytes)", name, size);
+  err = clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof ptx, &ptx, NULL);
+  if (err != CL_SUCCESS) {
+    free(ptx);
+    return CLMP_FAIL(err, "PTX of %s.cl on \"%s\"", name, ctx->info.name);
+  }
+  ptx[size] = '\0';
+  *out = ptx;
+  return CLMP_SUCCESS;
+}
+
+char *clmp__ptx_rewrite(const char *ptx, int *retargeted) {
+  size_t n = strlen(ptx), tn = strlen(PTX_TARGET), cn = strlen(PTX_COMMENT);
+  char *out = malloc(n + 2), *w = out;
+  *retargeted = 0;
+  if (!out) return NULL;
+  for (const char *r = ptx; *r;) {
+    if (!*retargeted && !strncmp(r, PTX_TARGET, tn) && r[tn] != 'a' && r[tn] != '_' &&
+        (r[tn] < '0' || r[tn] > '9')) {
+      memcpy(w, PTX_TARGET "a", tn + 1), w += tn + 1, r += tn, *retargeted = 1;
+    } else if (!strncmp(r, PTX_COMMENT, cn)) {
+      r += cn;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = '\0';
+  if (!*retargeted) free(out), out = NULL;
+  return out;
+}
+
+static clmp_status ptx_build(clmp_ctx *ctx, const char *name, const char *opts, const char *ptx,
+                             cl_program *out) {
+  size_t len = strlen(ptx) + 1;
+  const unsigned char *bins[1] = {(const unsigned char *)ptx};
+  cl_int err = CL_SUCCESS, status = CL_SUCCESS;
+  cl_program p =
+      clCreateProgramWithBinary(ctx->context, 1, &ctx->device, &len, bins, &status, &err);
+  if (err == CL_SUCCESS && status == CL_SUCCESS)
+    err = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
+  if (err == CL_SUCCESS && status == CL_SUCCESS) return *out = p, CLMP_SUCCESS;
+  clmp_status st = CLMP_FAIL(err != CL_SUCCESS ? err : status,
+                             "building %s.cl as sm_90a PTX for \"%s\"", name, ctx->info.name);
+  size_t size = 0;
+  if (p &&
+      clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) == CL_SUCCESS) {
+    char *log = malloc(size + 1);
+    if (log &&
+        clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, size, log, NULL) == CL_SUCCESS)
+      log[size] = '\0', clmp__error_append("\nbuild log:\n%s", log);
+    free(log);
+  }
+  if (p) clReleaseProgram(p);
+  return st;
+}
+
+clmp_status clmp__ptx_sm90a(clmp_ctx *ctx, const char *name, const char *opts, cl_program *p) {
+  char *ptx = NULL, *rewritten = NULL;
+  int retargeted = 0;
+  cl_program built = NULL;
+  clmp_status st = ptx_get(ctx, name, *p, &ptx);
+  if (st != CLMP_SUCCESS) return st;
+  rewritten = clmp__ptx_rewrite(ptx, &retargeted);
+  if (!rewritten)
+    st = retargeted || strstr(ptx, PTX_TARGET)
+             ? CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "PTX of %s.cl", name)
+             : CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s.cl on \"%s\": its PTX targets no sm_90", name,
+                         ctx->info.name);
+  if (st == CLMP_SUCCESS) st = ptx_build(ctx, name, opts, rewritten, &built);
+  if (st == CLMP_SUCCESS) clReleaseProgram(*p), *p = built;
+  free(rewritten);
+  free(ptx);
+  return st;
+}
