@@ -336,9 +336,9 @@ static void test_split_k(void) {
   check_cases_with("CLMP_GEMM_SPLIT", splits, N_OF(splits), cases, N_OF(cases));
 }
 
-/* Shapes on either side of the CPUs' rule (host/ops/gemm.c): a C that fills less than half of
- * the 128 x 128 CPU tiles, or K below their depth of 16, takes gemm_direct on PoCL, with a
- * 64 x 16 block along a tall C and 16 x 64 along a wide one; the others keep the tiles. Each side
+/* Shapes on either side of the CPUs' rule (host/ops/gemm.c): K of at most 1536, or a C that fills
+ * less than half of the 128 x 128 CPU tiles, takes gemm_direct on PoCL, with a 64 x 16 block along
+ * a tall C and 16 x 64 along a wide one; the others keep the tiles. Each side
  * with every transpose, edges inside a block or tile, offsets and leading dimensions, beta 0
  * over NaN and beta read; then again split along K. Other devices run their own choices. */
 static void test_cpu_direct(void) {
@@ -351,12 +351,13 @@ static void test_cpu_direct(void) {
       {TN, 10, 256, 128, 1.0f, 0.0f, BF16, BF16, BF16, 0, 0, U_F32},
       {TN, 21, 150, 40, 1.0f, 0.5f, F16, F16, F32, 2, 0, U_F32},
       {NT, 1, 65, 300, 2.0f, 1.0f, F16, F16, F16, 5, 0, U_F32},
-      /* direct: C fills its tiles, K is below their depth (fc3 dX) */
+      /* direct: C fills its tiles, K is at most 1536 (fc3 dX; up to the limit) */
       {TN, 128, 128, 9, 1.0f, -1.0f, F16, F16, F16, 2, 0, U_F32},
       {NN, 128, 256, 10, 1.0f, 0.0f, BF16, BF16, BF16, 0, 1, U_F32},
-      /* tiles: C fills half of them or more and K a tile or more, with edges inside */
-      {NN, 120, 120, 40, 1.0f, 0.5f, F16, F16, F32, 3, 0, U_F32},
-      {TT, 129, 128, 17, 1.0f, 0.0f, BF16, BF16, BF16, 1, 1, U_F32},
+      {NN, 120, 120, 1536, 1.0f, 0.5f, F16, F16, F32, 3, 0, U_F32},
+      /* tiles: C fills half of them or more and K is deeper, with edges inside */
+      {NN, 120, 120, 1537, 1.0f, 0.5f, F16, F16, F32, 3, 0, U_F32},
+      {TT, 129, 128, 1553, 1.0f, 0.0f, BF16, BF16, BF16, 1, 1, U_F32},
   };
   static const char *const splits[] = {"3"};
   check_cases(cases, N_OF(cases));

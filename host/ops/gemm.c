@@ -208,16 +208,20 @@ static const gemm_tiles tile_sets[] = {
 static const gemm_tiles cpu_tile_set = {128, 128, 16, 16, 16, 0, 0}; /* 64 items, 16.1 KiB */
 #define N_TILE_SETS (sizeof tile_sets / sizeof *tile_sets)
 
-/* Products that would leave the CPU set's tiles mostly padding or make one pass through them
- * (cpu_direct_fits) take gemm_direct instead, on CPUs that compile each item as SIMD code
+/* Products of depth K at most CPU_DIRECT_MAX_K, or that would leave the CPU set's tiles mostly
+ * padding (cpu_direct_fits), take gemm_direct instead, on CPUs that compile each item as SIMD code
  * (vectorises_items): one item per work-group with a 64 x 16 block, its 16 across C's shorter
  * side, no local tiles and no barriers. PoCL, 2 cores, ratio to CLBlast's Sgemm f16 / bf16,
  * tiled -> direct: fc3 forward (128x10x256 NT) 0.22 / 0.25 -> 2.5 / 2.9; fc3 dW (10x256x128
  * TN) 0.20 / 0.22 -> 2.4 / 2.9; fc3 dX (128x256x10 NN) 1.00 / 1.12 -> 2.4 / 3.0; 128xNx256 NT
  * with N = 16, 32, 64: f16 0.20, 0.35, 0.69 -> 2.3, 2.4, 2.3; 512x512x8 0.84 -> 2.3. The block
- * the other way round gives 0.6 to 0.9, a 32 x 32 block 1.1 to 2.2. Direct also wins on full
- * tiles up to 1024^3 (f16 1.38 against 1.04) but not at 2048^3 (1.13 against 1.23, bf16 1.08
- * against 1.64); where they cross is not measured, so products that fill the tiles keep them. */
+ * the other way round gives 0.6 to 0.9, a 32 x 32 block 1.1 to 2.2. On full tiles direct wins
+ * while K is at most 1536 and loses from 2048, whatever M and N (f16, tiled -> direct): fc1 dW
+ * (512x784x128 TN) 0.82 -> 1.61; fc2 dW (256x512x128 TN) 0.79 -> 1.16; fc1 forward (128x512x784
+ * NT) 1.14 -> 2.03; 512^3 1.23 -> 2.02; 1024^3 0.92 -> 1.29; 1536^3 1.11 -> 1.76; 4096x4096x256
+ * 1.30 -> 2.01; 2048x2048x1536 1.20 -> 1.76; 3072x3072x1024 TN 1.14 -> 1.79; but 2048^3 1.40 ->
+ * 1.16 (bf16 1.67 -> 1.36) and 1024x1024x4096 1.36 -> 1.23. */
+#define CPU_DIRECT_MAX_K 1536
 static const gemm_tiles direct_sets[] = {
     {64, 16, 16, 64, 16, 0, 1}, /* C at least as tall as wide */
     {16, 64, 16, 16, 64, 0, 1}, /* C wider than tall */
@@ -303,12 +307,12 @@ static clmp_status take_tiles(clmp_ctx *ctx, const gemm_tiles *t, size_t limit,
   return st;
 }
 
-/* Whether a product of depth K is one for direct_sets: C covers less than half of the CPU set's
- * tiles, or K is shallower than one tile. */
+/* Whether a product of depth K is one for direct_sets: K at most CPU_DIRECT_MAX_K, or C covers
+ * less than half of the CPU set's tiles. */
 static int cpu_direct_fits(const clmp_matrix *c, size_t depth) {
   const gemm_tiles *t = &cpu_tile_set;
   uint64_t area = (uint64_t)tile_groups(t, c) * t->m * t->n;
-  return depth < t->k || 2 * (uint64_t)c->rows * c->cols < area;
+  return depth <= CPU_DIRECT_MAX_K || 2 * (uint64_t)c->rows * c->cols < area;
 }
 
 /* Whether the device compiles each work-item as SIMD code (a preferred float vector width above
