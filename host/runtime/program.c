@@ -64,11 +64,7 @@ static char *cache_key(const clmp_ctx *ctx, const char *opts, const char *src, s
   return key;
 }
 
-/* Records a failed build with its options and log. */
-static clmp_status build_failure(clmp_ctx *ctx, cl_program p, cl_int err, const char *name,
-                                 const char *opts) {
-  clmp_status st = CLMP_FAIL(err, "building kernel program %s.cl for \"%s\"", name, ctx->info.name);
-  clmp__error_append("\nbuild options: %s\nbuild log:\n", opts);
+void clmp__build_log_append(const clmp_ctx *ctx, cl_program p) {
   size_t size = 0;
   if (clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) == CL_SUCCESS) {
     char *log = malloc(size + 1);
@@ -79,6 +75,14 @@ static clmp_status build_failure(clmp_ctx *ctx, cl_program p, cl_int err, const 
     }
     free(log);
   }
+}
+
+/* Records a failed build with its options and log. */
+static clmp_status build_failure(clmp_ctx *ctx, cl_program p, cl_int err, const char *name,
+                                 const char *opts) {
+  clmp_status st = CLMP_FAIL(err, "building kernel program %s.cl for \"%s\"", name, ctx->info.name);
+  clmp__error_append("\nbuild options: %s\nbuild log:\n", opts);
+  clmp__build_log_append(ctx, p);
   return st;
 }
 

@@ -29,23 +29,29 @@ static clmp_status ptx_get(clmp_ctx *ctx, const char *name, cl_program p, char *
   return CLMP_SUCCESS;
 }
 
+/* The first ".target sm_90" of ptx that names sm_90 itself (not sm_90a, sm_900, ...), or NULL. */
+static const char *ptx_target(const char *ptx) {
+  size_t tn = strlen(PTX_TARGET);
+  for (const char *t = strstr(ptx, PTX_TARGET); t; t = strstr(t + 1, PTX_TARGET))
+    if (t[tn] != 'a' && t[tn] != '_' && (t[tn] < '0' || t[tn] > '9')) return t;
+  return NULL;
+}
+
 char *clmp__ptx_rewrite(const char *ptx, int *retargeted) {
-  size_t n = strlen(ptx), tn = strlen(PTX_TARGET), cn = strlen(PTX_COMMENT);
-  char *out = malloc(n + 2), *w = out;
-  *retargeted = 0;
+  const char *target = ptx_target(ptx);
+  size_t tn = strlen(PTX_TARGET), cn = strlen(PTX_COMMENT);
+  *retargeted = target != NULL;
+  char *out = target ? malloc(strlen(ptx) + 2) : NULL, *w = out;
   if (!out) return NULL;
   for (const char *r = ptx; *r;) {
-    if (!*retargeted && !strncmp(r, PTX_TARGET, tn) && r[tn] != 'a' && r[tn] != '_' &&
-        (r[tn] < '0' || r[tn] > '9')) {
-      memcpy(w, PTX_TARGET "a", tn + 1), w += tn + 1, r += tn, *retargeted = 1;
-    } else if (!strncmp(r, PTX_COMMENT, cn)) {
+    if (r == target)
+      memcpy(w, PTX_TARGET "a", tn + 1), w += tn + 1, r += tn;
+    else if (!strncmp(r, PTX_COMMENT, cn))
       r += cn;
-    } else {
+    else
       *w++ = *r++;
-    }
   }
   *w = '\0';
-  if (!*retargeted) free(out), out = NULL;
   return out;
 }
 
@@ -61,16 +67,11 @@ static clmp_status ptx_build(clmp_ctx *ctx, const char *name, const char *opts, 
   if (err == CL_SUCCESS && status == CL_SUCCESS) return *out = p, CLMP_SUCCESS;
   clmp_status st = CLMP_FAIL(err != CL_SUCCESS ? err : status,
                              "building %s.cl as sm_90a PTX for \"%s\"", name, ctx->info.name);
-  size_t size = 0;
-  if (p &&
-      clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &size) == CL_SUCCESS) {
-    char *log = malloc(size + 1);
-    if (log &&
-        clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, size, log, NULL) == CL_SUCCESS)
-      log[size] = '\0', clmp__error_append("\nbuild log:\n%s", log);
-    free(log);
+  if (p) {
+    clmp__error_append("\nbuild log:\n");
+    clmp__build_log_append(ctx, p);
+    clReleaseProgram(p);
   }
-  if (p) clReleaseProgram(p);
   return st;
 }
 
@@ -82,10 +83,9 @@ clmp_status clmp__ptx_sm90a(clmp_ctx *ctx, const char *name, const char *opts, c
   if (st != CLMP_SUCCESS) return st;
   rewritten = clmp__ptx_rewrite(ptx, &retargeted);
   if (!rewritten)
-    st = retargeted || strstr(ptx, PTX_TARGET)
-             ? CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "PTX of %s.cl", name)
-             : CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s.cl on \"%s\": its PTX targets no sm_90", name,
-                         ctx->info.name);
+    st = retargeted ? CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "PTX of %s.cl", name)
+                    : CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s.cl on \"%s\": its PTX targets no sm_90",
+                                name, ctx->info.name);
   if (st == CLMP_SUCCESS) st = ptx_build(ctx, name, opts, rewritten, &built);
   if (st == CLMP_SUCCESS) clReleaseProgram(*p), *p = built;
   free(rewritten);

@@ -65,6 +65,10 @@ clmp_status clmp__program_get(clmp_ctx *ctx, const char *name, const char *optio
 clmp_status clmp__kernel_get(clmp_ctx *ctx, const char *program, const char *options,
                              const char *kernel, cl_kernel *out);
 
+/* Appends program p's build log on the context's device to the last error (nothing if it cannot
+ * be read). */
+void clmp__build_log_append(const clmp_ctx *ctx, cl_program p);
+
 /* Whether program binaries of this device may go through the disk cache (see program.c). */
 int clmp__binary_cache_usable(const clmp_device_info *info);
 

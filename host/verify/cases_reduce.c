@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../ops/gemm.h"
 #include "../runtime/error.h"
 #include "verify_impl.h"
 
@@ -173,7 +174,7 @@ static void gemm_rows(venv *e) {
   const clmp_device_info *d = clmp_ctx_device(e->dev);
   const char *env = getenv("CLMP_GEMM");
   if (d->nv_cc_major < 8 || (env && *env)) return;
-  int n = d->nv_cc_major == 9 && d->nv_cc_minor == 0 ? 2 : 1;
+  int n = clmp__gemm_wgmma_device(e->dev) ? 2 : 1;
   for (int i = 0; i < n; i++) {
     if (setenv("CLMP_GEMM", paths[i][0], 1) != 0) {
       env_failure_row(e, paths[i][1]);

@@ -42,8 +42,7 @@ static const gemm_shape mlp_shapes[] = {
 
 typedef struct gemm_kind {
   clmp_dtype in, out;
-  const char
-      *path; /* CLMP_GEMM while timed ("portable", "mma-sync"), NULL: as the library chooses */
+  const char *path; /* CLMP_GEMM while timed ("portable", "mma-sync"); NULL: the library's choice */
 } gemm_kind;
 
 /* Square sizes: f32, then f16 and bf16 in with f32 out; the MLP: its training dtypes. The first
@@ -104,8 +103,8 @@ static clmp_status make_job(clmp_ctx *ctx, const gemm_shape *sh, const gemm_kind
   return st;
 }
 
-/* Times the job, with CLMP_GEMM set to the kind's path if it has one (the user's value restored).
- */
+/* Times the job, with CLMP_GEMM set to the kind's path if it has one (the user's value
+ * restored). */
 static clmp_status time_job(bench_run *r, const gemm_kind *k, gemm_job *j, double *secs) {
   const char *old = getenv(PATH_ENV);
   char *saved = old ? strdup(old) : NULL;
