@@ -80,6 +80,39 @@ typedef struct clmp__ops {
                           clmp_tensor *working);
   /* AMP, the scaler update: counters, growth, backoff, hysteresis; clears found_inf, sumsq. */
   clmp_status (*amp_update)(const clmp__scaler_params *p, clmp_tensor *state);
+  clmp_status (*add)(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y);
+  clmp_status (*dropout)(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y);
+  /* Convolutions: ws is a workspace of at least one image's share (never NULL here: the
+   * dispatcher allocates one when the caller gives none; the reference ignores it). */
+  clmp_status (*conv2d)(const clmp_tensor *x, const clmp_tensor *w, const clmp_conv2d_params *p,
+                        clmp_tensor *ws, clmp_tensor *y);
+  clmp_status (*conv2d_backward_data)(const clmp_tensor *dy, const clmp_tensor *w,
+                                      const clmp_conv2d_params *p, clmp_tensor *ws,
+                                      clmp_tensor *dx);
+  clmp_status (*conv2d_backward_filter)(const clmp_tensor *x, const clmp_tensor *dy,
+                                        const clmp_conv2d_params *p, float beta, clmp_tensor *ws,
+                                        clmp_tensor *dw);
+  clmp_status (*max_pool2d)(const clmp_tensor *x, const clmp_pool2d_params *p, clmp_tensor *y,
+                            clmp_tensor *indices);
+  clmp_status (*max_pool2d_backward)(const clmp_tensor *dy, const clmp_tensor *indices,
+                                     const clmp_pool2d_params *p, clmp_tensor *dx);
+  clmp_status (*avg_pool2d)(const clmp_tensor *x, const clmp_pool2d_params *p, clmp_tensor *y);
+  clmp_status (*avg_pool2d_backward)(const clmp_tensor *dy, const clmp_pool2d_params *p,
+                                     clmp_tensor *dx);
+  clmp_status (*global_avg_pool)(const clmp_tensor *x, clmp_tensor *y);
+  clmp_status (*global_avg_pool_backward)(const clmp_tensor *dy, clmp_tensor *dx);
+  clmp_status (*batch_norm_train)(const clmp_tensor *x, const clmp_tensor *gamma,
+                                  const clmp_tensor *beta, float momentum, float eps,
+                                  clmp_tensor *running_mean, clmp_tensor *running_var,
+                                  clmp_tensor *save_mean, clmp_tensor *save_invstd,
+                                  clmp_tensor *y);
+  clmp_status (*batch_norm_eval)(const clmp_tensor *x, const clmp_tensor *gamma,
+                                 const clmp_tensor *beta, const clmp_tensor *running_mean,
+                                 const clmp_tensor *running_var, float eps, clmp_tensor *y);
+  clmp_status (*batch_norm_backward)(const clmp_tensor *x, const clmp_tensor *dy,
+                                     const clmp_tensor *gamma, const clmp_tensor *save_mean,
+                                     const clmp_tensor *save_invstd, float acc,
+                                     clmp_tensor *dgamma, clmp_tensor *dbeta, clmp_tensor *dx);
 } clmp__ops;
 
 extern const clmp__ops clmp__ops_cl;
@@ -118,7 +151,40 @@ static inline const clmp__ops *clmp__ops_of(const clmp_ctx *ctx) {
   clmp_status prefix##amp_step(const clmp__step_params *p, clmp_tensor *state,                    \
                                const clmp_tensor *grads, clmp_tensor *master, clmp_tensor *m1,    \
                                clmp_tensor *m2, clmp_tensor *working);                            \
-  clmp_status prefix##amp_update(const clmp__scaler_params *p, clmp_tensor *state);
+  clmp_status prefix##amp_update(const clmp__scaler_params *p, clmp_tensor *state);                \
+  clmp_status prefix##add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y);            \
+  clmp_status prefix##dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y);      \
+  clmp_status prefix##conv2d(const clmp_tensor *x, const clmp_tensor *w,                          \
+                             const clmp_conv2d_params *p, clmp_tensor *ws, clmp_tensor *y);       \
+  clmp_status prefix##conv2d_backward_data(const clmp_tensor *dy, const clmp_tensor *w,           \
+                                           const clmp_conv2d_params *p, clmp_tensor *ws,          \
+                                           clmp_tensor *dx);                                      \
+  clmp_status prefix##conv2d_backward_filter(const clmp_tensor *x, const clmp_tensor *dy,         \
+                                             const clmp_conv2d_params *p, float beta,             \
+                                             clmp_tensor *ws, clmp_tensor *dw);                   \
+  clmp_status prefix##max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,               \
+                                 clmp_tensor *y, clmp_tensor *indices);                           \
+  clmp_status prefix##max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,      \
+                                          const clmp_pool2d_params *p, clmp_tensor *dx);          \
+  clmp_status prefix##avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,               \
+                                 clmp_tensor *y);                                                 \
+  clmp_status prefix##avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,     \
+                                          clmp_tensor *dx);                                       \
+  clmp_status prefix##global_avg_pool(const clmp_tensor *x, clmp_tensor *y);                      \
+  clmp_status prefix##global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx);           \
+  clmp_status prefix##batch_norm_train(const clmp_tensor *x, const clmp_tensor *gamma,            \
+                                       const clmp_tensor *beta, float momentum, float eps,        \
+                                       clmp_tensor *running_mean, clmp_tensor *running_var,       \
+                                       clmp_tensor *save_mean, clmp_tensor *save_invstd,          \
+                                       clmp_tensor *y);                                           \
+  clmp_status prefix##batch_norm_eval(const clmp_tensor *x, const clmp_tensor *gamma,             \
+                                      const clmp_tensor *beta, const clmp_tensor *running_mean,   \
+                                      const clmp_tensor *running_var, float eps, clmp_tensor *y); \
+  clmp_status prefix##batch_norm_backward(const clmp_tensor *x, const clmp_tensor *dy,            \
+                                          const clmp_tensor *gamma, const clmp_tensor *save_mean, \
+                                          const clmp_tensor *save_invstd, float acc,              \
+                                          clmp_tensor *dgamma, clmp_tensor *dbeta,                \
+                                          clmp_tensor *dx);
 
 CLMP__OP_DECLS(clmp__cl_)
 CLMP__OP_DECLS(clmp__ref_)

@@ -28,6 +28,8 @@ typedef struct clmp__verify_case {
 extern const clmp__verify_case clmp__verify_cases_elementwise[];
 extern const clmp__verify_case clmp__verify_cases_matrix[];
 extern const clmp__verify_case clmp__verify_cases_reduce[];
+extern const clmp__verify_case clmp__verify_cases_conv[];
+extern const clmp__verify_case clmp__verify_cases_layers[];
 
 /* n seeded values uniform in [lo, hi), with the special values spread over them if special. */
 void clmp__verify_values(venv *e, float *v, size_t n, float lo, float hi, int special);

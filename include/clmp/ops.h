@@ -9,6 +9,8 @@
 #ifndef CLMP_OPS_H
 #define CLMP_OPS_H
 
+#include <stdint.h>
+
 #include "clmp/export.h"
 #include "clmp/status.h"
 #include "clmp/tensor.h"
@@ -43,13 +45,128 @@ CLMP_API clmp_status clmp_gelu(const clmp_tensor *x, clmp_tensor *y);
 CLMP_API clmp_status clmp_gelu_backward(const clmp_tensor *x, const clmp_tensor *dy,
                                         clmp_tensor *dx);
 
+/* y = a + b, the join of a residual connection (y may be a or b). */
+CLMP_API clmp_status clmp_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y);
+
+/* y = x * keep / (1 - p) where keep[i] = (hash(seed, i) >= p * 2^32), a counter-based generator
+ * of the element index alone: the same mask on every device and on the reference, whatever the
+ * launch. 0 <= p < 1 (p 0: y = x). x may be y. */
+CLMP_API clmp_status clmp_dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y);
+/* dx = dy * keep / (1 - p) with the mask of the forward's p and seed. dx may be dy. */
+CLMP_API clmp_status clmp_dropout_backward(const clmp_tensor *dy, float p, uint64_t seed,
+                                           clmp_tensor *dx);
+
 /* --- bias ------------------------------------------------------------------------------------ */
 
-/* y[r, c] += bias[c] for a matrix y [rows, cols] and a bias of cols elements. */
+/* y[n, c, ...] += bias[c]: a bias along dimension 1 of y (2 to 4 dims: a matrix [rows, cols] and a
+ * bias of cols elements, or NCHW activations and a bias per channel). */
 CLMP_API clmp_status clmp_bias_add(clmp_tensor *y, const clmp_tensor *bias);
-/* db[c] = sum over r of dy[r, c] + beta * db[c], accumulated in fp32 in a fixed order (beta 0:
- * db's old contents are not read; beta 1: gradient accumulation). */
+/* db[c] = sum over every index but dimension 1 of dy[n, c, ...] + beta * db[c], accumulated in
+ * fp32 in a fixed order (beta 0: db's old contents are not read; beta 1: gradient
+ * accumulation). */
 CLMP_API clmp_status clmp_bias_grad(const clmp_tensor *dy, float beta, clmp_tensor *db);
+
+/* --- convolution (NCHW, as torch.nn.functional.conv2d) ------------------------------------- */
+
+/* Stride, zero padding and dilation, each [height, width], and groups (C and O multiples of it;
+ * groups == C is depthwise). */
+typedef struct clmp_conv2d_params {
+  size_t stride[2], padding[2], dilation[2];
+  size_t groups;
+} clmp_conv2d_params;
+
+/* Stride 1, padding 0, dilation 1, groups 1. */
+CLMP_API void clmp_conv2d_params_default(clmp_conv2d_params *p);
+
+/* y's shape [N, O, Ho, Wo] for x [N, C, H, W] and w [O, C / groups, kh, kw]:
+ * Ho = (H + 2 pad - dil (kh - 1) - 1) / stride + 1. CLMP_ERR_INVALID_SHAPE when the shapes do not
+ * fit together or the output would be empty; CLMP_ERR_INVALID_ARGUMENT for a 0 stride, dilation
+ * or groups. */
+CLMP_API clmp_status clmp_conv2d_output_shape(const size_t x_shape[4], const size_t w_shape[4],
+                                              const clmp_conv2d_params *p, size_t y_shape[4]);
+
+/* The workspace, in bytes, that the convolution ops on ctx use to process a whole batch of
+ * x_shape at once (im2col columns and GEMM operands on OpenCL devices; 0 on the reference). A
+ * smaller workspace is used in chunks of images; one smaller than a single image's share is
+ * refused. */
+CLMP_API clmp_status clmp_conv2d_workspace_size(const clmp_ctx *ctx, const size_t x_shape[4],
+                                                const size_t w_shape[4],
+                                                const clmp_conv2d_params *p, size_t *bytes);
+
+/* y = conv2d(x, w): x [N, C, H, W], w [O, C / groups, kh, kw], y [N, O, Ho, Wo], fp32
+ * accumulation, one rounding to y's dtype. workspace: a tensor of any dtype whose bytes the op
+ * may use (NULL: the op allocates its own for the call). No bias: clmp_bias_add adds it. */
+CLMP_API clmp_status clmp_conv2d(const clmp_tensor *x, const clmp_tensor *w,
+                                 const clmp_conv2d_params *p, clmp_tensor *workspace,
+                                 clmp_tensor *y);
+/* dx = the gradient of conv2d with respect to x, from dy [N, O, Ho, Wo] and w. */
+CLMP_API clmp_status clmp_conv2d_backward_data(const clmp_tensor *dy, const clmp_tensor *w,
+                                               const clmp_conv2d_params *p, clmp_tensor *workspace,
+                                               clmp_tensor *dx);
+/* dw = the gradient of conv2d with respect to w, from x and dy, + beta * dw (beta 0: dw is not
+ * read), summed over the batch in fp32 in a fixed order. */
+CLMP_API clmp_status clmp_conv2d_backward_filter(const clmp_tensor *x, const clmp_tensor *dy,
+                                                 const clmp_conv2d_params *p, float beta,
+                                                 clmp_tensor *workspace, clmp_tensor *dw);
+
+/* --- pooling (NCHW) ------------------------------------------------------------------------- */
+
+/* Window [kh, kw], stride and zero padding (each at most half the window, as PyTorch requires),
+ * floor mode: Ho = (H + 2 pad - kh) / stride + 1. */
+typedef struct clmp_pool2d_params {
+  size_t kernel[2], stride[2], padding[2];
+} clmp_pool2d_params;
+
+/* y [N, C, Ho, Wo] for x [N, C, H, W]; CLMP_ERR_INVALID_SHAPE / _ARGUMENT as for convolutions. */
+CLMP_API clmp_status clmp_pool2d_output_shape(const size_t x_shape[4], const clmp_pool2d_params *p,
+                                              size_t y_shape[4]);
+
+/* y = the largest value of each window (NaN wins, as in PyTorch; padding never does); indices
+ * (i32 of y's shape, or NULL) receive its position h * W + w in the plane, the first one of a
+ * tie. */
+CLMP_API clmp_status clmp_max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,
+                                     clmp_tensor *y, clmp_tensor *indices);
+/* dx[n, c, i] = the sum of dy over the windows of plane (n, c) whose index is i; dx [N, C, H,
+ * W], in a fixed order (no atomics). */
+CLMP_API clmp_status clmp_max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,
+                                              const clmp_pool2d_params *p, clmp_tensor *dx);
+/* y = the mean of each window, padding counted as zeros (count_include_pad, PyTorch's default). */
+CLMP_API clmp_status clmp_avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,
+                                     clmp_tensor *y);
+CLMP_API clmp_status clmp_avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,
+                                              clmp_tensor *dx);
+/* y[n, c] = the mean of plane (n, c) of x [N, C, H, W], in fp32 in a fixed order; y [N, C] (or
+ * [N, C, 1, 1]). */
+CLMP_API clmp_status clmp_global_avg_pool(const clmp_tensor *x, clmp_tensor *y);
+/* dx[n, c, h, w] = dy[n, c] / (H W). */
+CLMP_API clmp_status clmp_global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx);
+
+/* --- batch normalisation over dimension 1 (x [N, C], [N, C, L] or [N, C, H, W]) ------------ */
+
+/* Training: per channel c, mean and biased variance of x over N and the spatial dimensions, in
+ * fp32 in a fixed order; y = (x - mean) / sqrt(var + eps) * gamma + beta. save_mean and
+ * save_invstd (f32 [C]) receive mean and 1 / sqrt(var + eps) for the backward; running_mean and
+ * running_var (f32 [C]) become (1 - momentum) * running + momentum * (mean, unbiased variance),
+ * as torch.nn.BatchNorm2d does. gamma, beta: float [C] (fp32 in the layers). x may be y. */
+CLMP_API clmp_status clmp_batch_norm_train(const clmp_tensor *x, const clmp_tensor *gamma,
+                                           const clmp_tensor *beta, float momentum, float eps,
+                                           clmp_tensor *running_mean, clmp_tensor *running_var,
+                                           clmp_tensor *save_mean, clmp_tensor *save_invstd,
+                                           clmp_tensor *y);
+/* Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta. x may be y. */
+CLMP_API clmp_status clmp_batch_norm_eval(const clmp_tensor *x, const clmp_tensor *gamma,
+                                          const clmp_tensor *beta, const clmp_tensor *running_mean,
+                                          const clmp_tensor *running_var, float eps,
+                                          clmp_tensor *y);
+/* The backward of clmp_batch_norm_train, from its input x, dy and its saves: dx (x's shape),
+ * dgamma = sum dy * xhat + acc * dgamma and dbeta = sum dy + acc * dbeta (acc 0: not read), in
+ * fp32 in a fixed order. dx may be dy. */
+CLMP_API clmp_status clmp_batch_norm_backward(const clmp_tensor *x, const clmp_tensor *dy,
+                                              const clmp_tensor *gamma,
+                                              const clmp_tensor *save_mean,
+                                              const clmp_tensor *save_invstd, float acc,
+                                              clmp_tensor *dgamma, clmp_tensor *dbeta,
+                                              clmp_tensor *dx);
 
 /* --- loss and accuracy ---------------------------------------------------------------------- */
 

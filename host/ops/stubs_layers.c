@@ -1,0 +1,152 @@
+/* host/ops/stubs_layers.c: placeholders of the pooling, batch-norm, add and dropout ops while they
+ * are being written: every entry fails with CLMP_ERR_UNSUPPORTED. Deleted when their files land
+ * (host/ops/pool.c, norm.c, host/ref/..., host/verify/cases_layers.c). */
+#include "../runtime/error.h"
+#include "../verify/verify_impl.h"
+#include "table.h"
+
+#define NOT_YET(what) CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s: not written yet", what)
+
+clmp_status clmp_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {
+  (void)a, (void)b, (void)y;
+  return NOT_YET("clmp_add");
+}
+
+clmp_status clmp_dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y) {
+  (void)x, (void)p, (void)seed, (void)y;
+  return NOT_YET("clmp_dropout");
+}
+
+clmp_status clmp_dropout_backward(const clmp_tensor *dy, float p, uint64_t seed, clmp_tensor *dx) {
+  (void)dy, (void)p, (void)seed, (void)dx;
+  return NOT_YET("clmp_dropout_backward");
+}
+
+clmp_status clmp_pool2d_output_shape(const size_t x_shape[4], const clmp_pool2d_params *p,
+                                     size_t y_shape[4]) {
+  (void)x_shape, (void)p, (void)y_shape;
+  return NOT_YET("clmp_pool2d_output_shape");
+}
+
+clmp_status clmp_max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p, clmp_tensor *y,
+                            clmp_tensor *indices) {
+  (void)x, (void)p, (void)y, (void)indices;
+  return NOT_YET("clmp_max_pool2d");
+}
+
+clmp_status clmp_max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,
+                                     const clmp_pool2d_params *p, clmp_tensor *dx) {
+  (void)dy, (void)indices, (void)p, (void)dx;
+  return NOT_YET("clmp_max_pool2d_backward");
+}
+
+clmp_status clmp_avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p, clmp_tensor *y) {
+  (void)x, (void)p, (void)y;
+  return NOT_YET("clmp_avg_pool2d");
+}
+
+clmp_status clmp_avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,
+                                     clmp_tensor *dx) {
+  (void)dy, (void)p, (void)dx;
+  return NOT_YET("clmp_avg_pool2d_backward");
+}
+
+clmp_status clmp_global_avg_pool(const clmp_tensor *x, clmp_tensor *y) {
+  (void)x, (void)y;
+  return NOT_YET("clmp_global_avg_pool");
+}
+
+clmp_status clmp_global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx) {
+  (void)dy, (void)dx;
+  return NOT_YET("clmp_global_avg_pool_backward");
+}
+
+clmp_status clmp_batch_norm_train(const clmp_tensor *x, const clmp_tensor *gamma,
+                                  const clmp_tensor *beta, float momentum, float eps,
+                                  clmp_tensor *running_mean, clmp_tensor *running_var,
+                                  clmp_tensor *save_mean, clmp_tensor *save_invstd,
+                                  clmp_tensor *y) {
+  (void)x, (void)gamma, (void)beta, (void)momentum, (void)eps, (void)running_mean;
+  (void)running_var, (void)save_mean, (void)save_invstd, (void)y;
+  return NOT_YET("clmp_batch_norm_train");
+}
+
+clmp_status clmp_batch_norm_eval(const clmp_tensor *x, const clmp_tensor *gamma,
+                                 const clmp_tensor *beta, const clmp_tensor *running_mean,
+                                 const clmp_tensor *running_var, float eps, clmp_tensor *y) {
+  (void)x, (void)gamma, (void)beta, (void)running_mean, (void)running_var, (void)eps, (void)y;
+  return NOT_YET("clmp_batch_norm_eval");
+}
+
+clmp_status clmp_batch_norm_backward(const clmp_tensor *x, const clmp_tensor *dy,
+                                     const clmp_tensor *gamma, const clmp_tensor *save_mean,
+                                     const clmp_tensor *save_invstd, float acc, clmp_tensor *dgamma,
+                                     clmp_tensor *dbeta, clmp_tensor *dx) {
+  (void)x, (void)dy, (void)gamma, (void)save_mean, (void)save_invstd, (void)acc;
+  (void)dgamma, (void)dbeta, (void)dx;
+  return NOT_YET("clmp_batch_norm_backward");
+}
+
+#define LAYER_ROWS(prefix)                                                                         \
+  clmp_status prefix##add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {            \
+    (void)a, (void)b, (void)y;                                                                     \
+    return NOT_YET("add");                                                                         \
+  }                                                                                                \
+  clmp_status prefix##dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y) {      \
+    (void)x, (void)p, (void)seed, (void)y;                                                         \
+    return NOT_YET("dropout");                                                                     \
+  }                                                                                                \
+  clmp_status prefix##max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,                \
+                                 clmp_tensor *y, clmp_tensor *indices) {                           \
+    (void)x, (void)p, (void)y, (void)indices;                                                      \
+    return NOT_YET("max_pool2d");                                                                  \
+  }                                                                                                \
+  clmp_status prefix##max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,       \
+                                          const clmp_pool2d_params *p, clmp_tensor *dx) {          \
+    (void)dy, (void)indices, (void)p, (void)dx;                                                    \
+    return NOT_YET("max_pool2d_backward");                                                         \
+  }                                                                                                \
+  clmp_status prefix##avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,                \
+                                 clmp_tensor *y) {                                                 \
+    (void)x, (void)p, (void)y;                                                                     \
+    return NOT_YET("avg_pool2d");                                                                  \
+  }                                                                                                \
+  clmp_status prefix##avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,      \
+                                          clmp_tensor *dx) {                                       \
+    (void)dy, (void)p, (void)dx;                                                                   \
+    return NOT_YET("avg_pool2d_backward");                                                         \
+  }                                                                                                \
+  clmp_status prefix##global_avg_pool(const clmp_tensor *x, clmp_tensor *y) {                      \
+    (void)x, (void)y;                                                                              \
+    return NOT_YET("global_avg_pool");                                                             \
+  }                                                                                                \
+  clmp_status prefix##global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx) {           \
+    (void)dy, (void)dx;                                                                            \
+    return NOT_YET("global_avg_pool_backward");                                                    \
+  }                                                                                                \
+  clmp_status prefix##batch_norm_train(                                                            \
+      const clmp_tensor *x, const clmp_tensor *gamma, const clmp_tensor *beta, float momentum,     \
+      float eps, clmp_tensor *running_mean, clmp_tensor *running_var, clmp_tensor *save_mean,      \
+      clmp_tensor *save_invstd, clmp_tensor *y) {                                                  \
+    (void)x, (void)gamma, (void)beta, (void)momentum, (void)eps, (void)running_mean;               \
+    (void)running_var, (void)save_mean, (void)save_invstd, (void)y;                                \
+    return NOT_YET("batch_norm_train");                                                            \
+  }                                                                                                \
+  clmp_status prefix##batch_norm_eval(const clmp_tensor *x, const clmp_tensor *gamma,              \
+                                      const clmp_tensor *beta, const clmp_tensor *running_mean,    \
+                                      const clmp_tensor *running_var, float eps, clmp_tensor *y) { \
+    (void)x, (void)gamma, (void)beta, (void)running_mean, (void)running_var, (void)eps, (void)y;   \
+    return NOT_YET("batch_norm_eval");                                                             \
+  }                                                                                                \
+  clmp_status prefix##batch_norm_backward(                                                         \
+      const clmp_tensor *x, const clmp_tensor *dy, const clmp_tensor *gamma,                       \
+      const clmp_tensor *save_mean, const clmp_tensor *save_invstd, float acc,                     \
+      clmp_tensor *dgamma, clmp_tensor *dbeta, clmp_tensor *dx) {                                  \
+    (void)x, (void)dy, (void)gamma, (void)save_mean, (void)save_invstd, (void)acc;                 \
+    (void)dgamma, (void)dbeta, (void)dx;                                                           \
+    return NOT_YET("batch_norm_backward");                                                         \
+  }
+LAYER_ROWS(clmp__cl_)
+LAYER_ROWS(clmp__ref_)
+
+const clmp__verify_case clmp__verify_cases_layers[] = {{NULL, NULL}};
