@@ -11,7 +11,10 @@
 
 #define SIDE     28
 #define EXAMPLES 64
-#define HIDDEN   4
+/* An MLP 784-4-10. */
+#define MLP_HIDDEN                                                                             \
+  "{\"input\": [784], \"layers\": [{\"type\": \"linear\", \"out\": 4}, {\"type\": \"relu\"}, " \
+  "{\"type\": \"linear\", \"out\": 10}]}"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -60,12 +63,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   snprintf(input, sizeof input, "%s/input.safetensors", dir);
   clmp_train_config c;
   clmp_train_config_default(&c);
-  c.data_dir = dir, c.hidden_layers = 1, c.hidden[0] = HIDDEN, c.batch = 16, c.epochs = 1;
+  c.data_dir = dir, c.model = MLP_HIDDEN, c.batch = 16, c.epochs = 1;
   if (clmp_ctx_create("ref", &ctx) || clmp_trainer_create(ctx, &c, &trainer)) abort();
-  params = clmp_mlp_params(clmp_trainer_model(trainer));
+  params = clmp_model_params(clmp_trainer_model(trainer));
   weights = malloc(params * sizeof *weights), check = malloc(params * sizeof *check);
   if (!weights || !check) abort();
-  clmp_tensor_read(clmp_mlp_master(clmp_trainer_model(trainer)), CLMP_F32, weights, params);
+  clmp_tensor_read(clmp_model_master(clmp_trainer_model(trainer)), CLMP_F32, weights, params);
   return 0;
 }
 
@@ -74,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!f) return 0;
   fwrite(data, 1, size, f);
   fclose(f);
-  clmp_tensor *master = clmp_mlp_master(clmp_trainer_model(trainer));
+  clmp_tensor *master = clmp_model_master(clmp_trainer_model(trainer));
   if (clmp_trainer_resume(trainer, input) == CLMP_SUCCESS) {
     clmp_tensor_read(master, CLMP_F32, weights, params); /* the new state is the baseline */
     return 0;

@@ -32,7 +32,7 @@ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLMP_FUZZ=
 cmake --build build-fuzz -j "$JOBS"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 root=$PWD
-for target in idx safetensors checkpoint; do
+for target in idx safetensors checkpoint spec; do
   work=$(mktemp -d)
   cp fuzz/corpus/$target/* "$work/"
   if ! (cd "$work" && "$root/build-fuzz/fuzz/fuzz_$target" -max_total_time="$FUZZ_SECONDS" \

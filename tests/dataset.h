@@ -10,6 +10,11 @@
 #define CLMP_TEST_PIXELS  (CLMP_TEST_SIDE * CLMP_TEST_SIDE)
 #define CLMP_TEST_CLASSES 10
 
+/* The spec of an MLP 784-h-10 (h a decimal literal), as the suites that train use. */
+#define CLMP_TEST_MLP(h)                                                \
+  "{\"input\": [784], \"layers\": [{\"type\": \"linear\", \"out\": " #h \
+  "}, {\"type\": \"relu\"}, {\"type\": \"linear\", \"out\": 10}]}"
+
 /* n images [n, SIDE, SIDE] and labels: class c is a bright 6x6 block at a class-specific place,
  * on noise, from the seed. */
 void clmp_test_make_images(uint8_t *img, uint8_t *lab, size_t n, uint64_t seed);

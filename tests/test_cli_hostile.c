@@ -103,8 +103,12 @@ static const cli_row train_rows[] = {
     ROW("--growth-interval 0", EXIT_USAGE, "growth_interval", "--growth-interval", "0"),
     ROW("--hysteresis 0", EXIT_USAGE, "hysteresis", "--hysteresis", "0"),
     ROW("--hidden 0", EXIT_USAGE, "--hidden", "--hidden", "0"),
-    ROW("--hidden of 8 layers", EXIT_USAGE, "--hidden", "--hidden", "1,1,1,1,1,1,1,1"),
-    ROW("--hidden beyond any allocation", EXIT_FAILED, "which allows", "--hidden", "100000000000"),
+    ROW("--hidden of 17 layers", EXIT_USAGE, "--hidden", "--hidden",
+        "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1"),
+    ROW("--hidden of 1e11 units", EXIT_USAGE, "--hidden", "--hidden", "100000000000"),
+    ROW("--hidden beyond any allocation", EXIT_FAILED, "largest allocation", "--hidden",
+        "16000000"),
+    ROW("--hidden with --model cnn", EXIT_USAGE, "--hidden", "--model", "cnn"),
     ROW("--optimizer adam", EXIT_USAGE, "--optimizer", "--optimizer", "adam"),
     ROW("--schedule fast", EXIT_USAGE, "--schedule", "--schedule", "fast"),
     ROW("--warmup -1", EXIT_USAGE, "--warmup", "--warmup", "-1"),
@@ -116,7 +120,7 @@ static const cli_row train_rows[] = {
     ROW("--resume of a missing file", EXIT_FAILED, "nosuch", "--resume", "@work/nosuch.st"),
     ROW("--resume of a dataset file", EXIT_FAILED, "t10k-labels", "--resume",
         "@data/t10k-labels-idx1-ubyte"),
-    ROW("--resume of another architecture", EXIT_FAILED, "architecture", "--resume", "@arch8"),
+    ROW("--resume of another architecture", EXIT_FAILED, "model is", "--resume", "@arch8"),
     ROW("--checkpoint in a missing folder", EXIT_USAGE, "No such file", "--checkpoint",
         "@work/nosuch/ck"),
     ROW("--checkpoint that is a folder", EXIT_USAGE, "is a folder", "--checkpoint", "@empty"),
@@ -132,7 +136,30 @@ static const cli_row train_rows[] = {
     ROW("an unknown option", EXIT_USAGE, "unknown option", "--bogus"),
 };
 
+/* Train rows without the defaults' --hidden: a model of its own. */
+#define MODEL_ROW(what, code, needle, ...)                                                \
+  ROW(what, code, needle, "train", "--device", "ref", "--data", "@data", "--batch", "16", \
+      "--epochs", "1", __VA_ARGS__)
+
 static const cli_row other_rows[] = {
+    MODEL_ROW("--model of no preset or file", EXIT_USAGE, "not a preset", "--model",
+              "@work/nosuch"),
+    MODEL_ROW("--model of a folder", EXIT_USAGE, "not a preset", "--model", "@empty"),
+    MODEL_ROW("--model of bad JSON", EXIT_USAGE, "nor valid JSON", "--model", "{\"layers\": [}"),
+    MODEL_ROW("--model of an unknown layer", EXIT_USAGE, "unknown type \"conv3d\"", "--model",
+              "[{\"type\": \"conv3d\"}]"),
+    MODEL_ROW("--model of an unknown field", EXIT_USAGE, "layer 0 (linear): unknown field \"outs\"",
+              "--model", "{\"input\": [784], \"layers\": [{\"type\": \"linear\", \"outs\": 10}]}"),
+    MODEL_ROW("--model of a bad value", EXIT_USAGE, "layer 0 (conv2d): field \"kernel\"", "--model",
+              "[{\"type\": \"conv2d\", \"out\": 4, \"kernel\": -3}]"),
+    MODEL_ROW("--model of a shape chain that does not fit", EXIT_USAGE,
+              "layer 0 (linear): input [1, 28, 28] is not flat", "--model",
+              "[{\"type\": \"linear\", \"out\": 10}]"),
+    MODEL_ROW("--model without the 10 outputs", EXIT_USAGE, "the loss needs [10]", "--model",
+              "[{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 7}]"),
+    MODEL_ROW("--model of a huge layer", EXIT_USAGE, "1 TiB", "--model",
+              "[{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 16777216}, {\"type\": "
+              "\"linear\", \"out\": 16777216}, {\"type\": \"linear\", \"out\": 10}]"),
     ROW("verify on no device", EXIT_FAILED, "nosuchdevice", "verify", "--device", "nosuchdevice"),
     ROW("verify --op of no case", EXIT_USAGE, "no case matches", "verify", "--device", "ref",
         "--op", "nosuchop"),
@@ -294,7 +321,7 @@ static clmp_trainer *checker(clmp_ctx *ctx) {
   char data[PATH_SIZE];
   clmp_train_config c;
   clmp_train_config_default(&c);
-  c.data_dir = expand("@data", data), c.hidden_layers = 1, c.hidden[0] = 16, c.batch = 16;
+  c.data_dir = expand("@data", data), c.model = CLMP_TEST_MLP(16), c.batch = 16;
   clmp_trainer *t = NULL;
   CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(ctx, &c, &t), CLMP_SUCCESS);
   return t;
@@ -355,7 +382,7 @@ static int make_damaged(const char *dir) {
   if (f) fclose(f);
   n = snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
   return ok && n > 0 && (size_t)n < sizeof path ? clmp_test_write_idx(path, labels, 1, dims, 0)
-                                                 : -1;
+                                                : -1;
 }
 
 /* A dataset folder with no permissions, and one whose training images have none. */
@@ -374,7 +401,7 @@ static int make_arch8(char *buf) {
   clmp_trainer *t = NULL;
   clmp_train_config c;
   clmp_train_config_default(&c);
-  c.data_dir = expand("@data", buf), c.hidden_layers = 1, c.hidden[0] = 8, c.batch = 16;
+  c.data_dir = expand("@data", buf), c.model = CLMP_TEST_MLP(8), c.batch = 16;
   char path[PATH_SIZE];
   clmp_status st = clmp_ctx_create("ref", &ctx);
   if (!st) st = clmp_trainer_create(ctx, &c, &t);

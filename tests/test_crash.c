@@ -130,7 +130,7 @@ static void test_kill_during_saves(void) {
   clmp_trainer *probe = NULL;
   clmp_train_config c;
   clmp_train_config_default(&c);
-  c.data_dir = data, c.hidden_layers = 1, c.hidden[0] = 32, c.batch = 16;
+  c.data_dir = data, c.model = CLMP_TEST_MLP(32), c.batch = 16;
   CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(ctx, &c, &probe), CLMP_SUCCESS);
   for (int i = 0; i < kills; i++) {
     /* Past half the kills with one version never seen, the saves are slower than timed (a loaded
@@ -165,7 +165,7 @@ static void test_save_after_kills(void) {
 static int make_versions(void) {
   clmp_train_config c;
   clmp_train_config_default(&c);
-  c.data_dir = data, c.hidden_layers = 1, c.hidden[0] = 32, c.batch = 16;
+  c.data_dir = data, c.model = CLMP_TEST_MLP(32), c.batch = 16;
   clmp_epoch_stats e;
   char path[PATH_SIZE];
   clmp_status st = clmp_trainer_create(ctx, &c, &versions[0]);

@@ -15,6 +15,7 @@
 #include "../host/runtime/fault.h"
 #include "../host/verify/verify.h"
 #include "clmp/clmp.h"
+#include "dataset.h"
 #include "harness.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -85,7 +86,7 @@ static clmp_train_config small_config(void) {
   clmp_train_config c;
   clmp_train_config_default(&c);
   c.data_dir = data_dir;
-  c.hidden_layers = 1, c.hidden[0] = 16;
+  c.model = CLMP_TEST_MLP(16);
   c.epochs = 1, c.batch = 16;
   return c;
 }

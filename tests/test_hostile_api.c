@@ -58,11 +58,11 @@ enum call {
   SCALER_RESTORE,
   OPTIM_CREATE,
   OPTIM_STEP,
-  MLP_CREATE,
-  MLP_INIT,
-  MLP_SYNC,
-  MLP_FORWARD,
-  MLP_BACKWARD,
+  MODEL_CREATE,
+  MODEL_INIT,
+  MODEL_SYNC,
+  MODEL_FORWARD,
+  MODEL_BACKWARD,
   TRAINER_CREATE,
   TRAINER_EPOCH,
   TRAINER_STEP,
@@ -101,7 +101,7 @@ static struct {
   clmp_scaler *scaler, *other_scaler;
   clmp_tensor *master, *grads, *working;
   clmp_optim *optim;
-  clmp_mlp *mlp, *fresh;
+  clmp_model *mlp, *fresh;
   clmp_tensor *labels;
   clmp_trainer *trainer, *narrow;
   clmp_st_writer *writer;
@@ -245,50 +245,54 @@ static clmp_status call_amp(const row *r) {
 /* --- nn.h ----------------------------------------------------------------------------------- */
 
 static const row nn_rows[] = {
-    {"clmp_mlp_create", "NULL ctx", MLP_CREATE, E_ARG, .flags = F_NULL_OBJ},
-    {"clmp_mlp_create", "NULL config", MLP_CREATE, E_ARG, .flags = F_NULL_ARG},
-    {"clmp_mlp_create", "NULL out", MLP_CREATE, E_ARG, .flags = F_NULL_OUT},
-    {"clmp_mlp_init", "NULL model", MLP_INIT, E_ARG, .flags = F_NULL_OBJ},
-    {"clmp_mlp_sync_working", "NULL model", MLP_SYNC, E_ARG, .flags = F_NULL_OBJ},
-    {"clmp_mlp_forward", "NULL model", MLP_FORWARD, E_ARG, .n = 1, .flags = F_NULL_OBJ},
-    {"clmp_mlp_forward", "NULL logits", MLP_FORWARD, E_ARG, .n = 1, .flags = F_NULL_OUT},
-    {"clmp_mlp_forward", "batch 0", MLP_FORWARD, E_SHAPE, .n = 0},
-    {"clmp_mlp_forward", "batch beyond max_batch", MLP_FORWARD, E_SHAPE, .n = BATCH + 1},
-    {"clmp_mlp_forward", "batch SIZE_MAX", MLP_FORWARD, E_SHAPE, .n = SIZE_MAX},
-    {"clmp_mlp_backward", "NULL model", MLP_BACKWARD, E_ARG, .a = I2, .flags = F_NULL_OBJ},
-    {"clmp_mlp_backward", "NULL labels", MLP_BACKWARD, E_ARG, .a = NUL},
-    {"clmp_mlp_backward", "no forward yet", MLP_BACKWARD, E_ARG, .a = I2, .flags = F_FRESH},
-    {"clmp_mlp_backward", "f32 labels", MLP_BACKWARD, E_DTYPE, .a = F2},
-    {"clmp_mlp_backward", "4 labels for a batch of 2", MLP_BACKWARD, E_SHAPE, .a = I4},
-    {"clmp_mlp_backward", "labels on another context", MLP_BACKWARD, E_CTX, .a = XI2},
-    {"clmp_mlp_backward", "i32 scale", MLP_BACKWARD, E_DTYPE, .a = I2, .b = I1},
-    {"clmp_mlp_backward", "scale of 2 elements", MLP_BACKWARD, E_SHAPE, .a = I2, .b = F2},
-    {"clmp_mlp_backward", "scale on another context", MLP_BACKWARD, E_CTX, .a = I2, .b = XF1},
+    {"clmp_model_create", "NULL ctx", MODEL_CREATE, E_ARG, .flags = F_NULL_OBJ},
+    {"clmp_model_create", "NULL config", MODEL_CREATE, E_ARG, .flags = F_NULL_ARG},
+    {"clmp_model_create", "NULL out", MODEL_CREATE, E_ARG, .flags = F_NULL_OUT},
+    {"clmp_model_init", "NULL model", MODEL_INIT, E_ARG, .flags = F_NULL_OBJ},
+    {"clmp_model_sync_working", "NULL model", MODEL_SYNC, E_ARG, .flags = F_NULL_OBJ},
+    {"clmp_model_forward", "NULL model", MODEL_FORWARD, E_ARG, .n = 1, .flags = F_NULL_OBJ},
+    {"clmp_model_forward", "NULL output", MODEL_FORWARD, E_ARG, .n = 1, .flags = F_NULL_OUT},
+    {"clmp_model_forward", "batch 0", MODEL_FORWARD, E_SHAPE, .n = 0},
+    {"clmp_model_forward", "batch beyond max_batch", MODEL_FORWARD, E_SHAPE, .n = BATCH + 1},
+    {"clmp_model_forward", "batch SIZE_MAX", MODEL_FORWARD, E_SHAPE, .n = SIZE_MAX},
+    {"clmp_model_backward", "NULL model", MODEL_BACKWARD, E_ARG, .a = M22, .flags = F_NULL_OBJ},
+    {"clmp_model_backward", "NULL dout", MODEL_BACKWARD, E_ARG, .a = NUL},
+    {"clmp_model_backward", "no forward yet", MODEL_BACKWARD, E_ARG, .a = M22, .flags = F_FRESH},
+    {"clmp_model_backward", "i32 dout", MODEL_BACKWARD, E_DTYPE, .a = I22},
+    {"clmp_model_backward", "dout [2, 3] for an output [2, 2]", MODEL_BACKWARD, E_SHAPE, .a = M23},
+    {"clmp_model_backward", "dout [4] for an output [2, 2]", MODEL_BACKWARD, E_SHAPE, .a = F4},
+    {"clmp_model_backward", "dout on another context", MODEL_BACKWARD, E_CTX, .a = XM22},
 };
 
-static clmp_mlp_config mlp_config(void) {
-  clmp_mlp_config c = {.layers = 2, .sizes = {4, 3, 2}, .dtype = CLMP_F16, .max_batch = BATCH};
+/* The MLP 4-3-2 in f32, so that the palette's f32 [2, 2] fits its output. */
+#define NN_SPEC                                                                              \
+  "{\"input\": [4], \"layers\": [{\"type\": \"linear\", \"out\": 3}, {\"type\": \"relu\"}, " \
+  "{\"type\": \"linear\", \"out\": 2}]}"
+
+static clmp_model_config model_config(void) {
+  clmp_model_config c = {NN_SPEC, CLMP_F32, BATCH, 0, {0}, 2, 1};
   return c;
 }
 
 static clmp_status call_nn(const row *r) {
-  clmp_mlp *m = r->flags & F_NULL_OBJ ? NULL : r->flags & F_FRESH ? fx.fresh : fx.mlp, *made = NULL;
-  clmp_mlp_config cfg = mlp_config();
-  const clmp_tensor *logits = NULL;
+  clmp_model *m = r->flags & F_NULL_OBJ ? NULL : r->flags & F_FRESH ? fx.fresh : fx.mlp;
+  clmp_model *made = NULL;
+  clmp_model_config cfg = model_config();
+  const clmp_tensor *out = NULL;
   int null_out = r->flags & F_NULL_OUT;
   switch (r->call) {
-  case MLP_CREATE: {
+  case MODEL_CREATE: {
     clmp_ctx *ctx = r->flags & F_NULL_OBJ ? NULL : fx.ctx;
     clmp_status st =
-        clmp_mlp_create(ctx, r->flags & F_NULL_ARG ? NULL : &cfg, null_out ? NULL : &made);
+        clmp_model_create(ctx, r->flags & F_NULL_ARG ? NULL : &cfg, null_out ? NULL : &made);
     hostile_expect_null_out(r->fn, r->what, made);
-    clmp_mlp_free(made);
+    clmp_model_free(made);
     return st;
   }
-  case MLP_INIT: return clmp_mlp_init(m, 1);
-  case MLP_SYNC: return clmp_mlp_sync_working(m);
-  case MLP_FORWARD: return clmp_mlp_forward(m, r->n, null_out ? NULL : &logits);
-  default: return clmp_mlp_backward(m, fx.p.t[r->a], fx.p.t[r->b], 0);
+  case MODEL_INIT: return clmp_model_init(m, 1);
+  case MODEL_SYNC: return clmp_model_sync_working(m);
+  case MODEL_FORWARD: return clmp_model_forward(m, r->n, 1, 0, null_out ? NULL : &out);
+  default: return clmp_model_backward(m, fx.p.t[r->a], 0);
   }
 }
 
@@ -327,7 +331,7 @@ static clmp_train_config train_config(void) {
   clmp_train_config c;
   clmp_train_config_default(&c);
   c.data_dir = fx.data;
-  c.hidden_layers = 1, c.hidden[0] = 8;
+  c.model = CLMP_TEST_MLP(8);
   c.epochs = 1, c.batch = 16;
   return c;
 }
@@ -460,9 +464,9 @@ typedef struct snapshot {
 static void snapshot_take(snapshot *s) {
   CU_ASSERT_EQUAL(clmp_scaler_read(fx.scaler, &s->scaler), CLMP_SUCCESS);
   s->optim_master = clmp_test_read(fx.master);
-  s->mlp_master = clmp_test_read(clmp_mlp_master(fx.mlp));
-  s->mlp_grads = clmp_test_read(clmp_mlp_grads(fx.mlp));
-  s->trainer_master = clmp_test_read(clmp_mlp_master(clmp_trainer_model(fx.trainer)));
+  s->mlp_master = clmp_test_read(clmp_model_master(fx.mlp));
+  s->mlp_grads = clmp_test_read(clmp_model_grads(fx.mlp));
+  s->trainer_master = clmp_test_read(clmp_model_master(clmp_trainer_model(fx.trainer)));
   s->epochs = clmp_trainer_epochs_done(fx.trainer);
   s->files = clmp_test_dir_entries(fx.work);
 }
@@ -479,11 +483,11 @@ static int same(const float *a, const float *b, const clmp_tensor *t) {
 static void expect_unchanged(const row *r, const snapshot *before) {
   snapshot after;
   snapshot_take(&after);
-  clmp_tensor *tm = clmp_mlp_master(clmp_trainer_model(fx.trainer));
+  clmp_tensor *tm = clmp_model_master(clmp_trainer_model(fx.trainer));
   int ok[] = {!memcmp(&before->scaler, &after.scaler, sizeof after.scaler),
               same(before->optim_master, after.optim_master, fx.master),
-              same(before->mlp_master, after.mlp_master, clmp_mlp_master(fx.mlp)),
-              same(before->mlp_grads, after.mlp_grads, clmp_mlp_grads(fx.mlp)),
+              same(before->mlp_master, after.mlp_master, clmp_model_master(fx.mlp)),
+              same(before->mlp_grads, after.mlp_grads, clmp_model_grads(fx.mlp)),
               same(before->trainer_master, after.trainer_master, tm),
               before->epochs == after.epochs,
               before->files == after.files};
@@ -500,7 +504,7 @@ static void expect_unchanged(const row *r, const snapshot *before) {
 static clmp_status call_row(const row *r, char *path) {
   if (r->call <= CTX_FINISH) return call_device(r, path);
   if (r->call <= OPTIM_STEP) return call_amp(r);
-  if (r->call <= MLP_BACKWARD) return call_nn(r);
+  if (r->call <= MODEL_BACKWARD) return call_nn(r);
   if (r->call <= TRAINER_RESUME) return call_train(r, path);
   return call_io(r, path);
 }
@@ -545,7 +549,7 @@ static void test_io_rows(void) {
 
 /* --- configuration fields, one bad field per row -------------------------------------------- */
 
-enum kind { K_SCALER, K_OPTIM, K_MLP, K_TRAIN, K_STATE };
+enum kind { K_SCALER, K_OPTIM, K_MODEL, K_TRAIN, K_STATE };
 
 typedef struct field_row {
   const char *fn, *what;
@@ -560,7 +564,7 @@ typedef struct field_row {
 
 #define SC(f) K_SCALER, offsetof(clmp_scaler_config, f)
 #define OC(f) K_OPTIM, offsetof(clmp_optim_config, f)
-#define MC(f) K_MLP, offsetof(clmp_mlp_config, f)
+#define MC(f) K_MODEL, offsetof(clmp_model_config, f)
 #define TC(f) K_TRAIN, offsetof(clmp_train_config, f)
 #define SS(f) K_STATE, offsetof(clmp_scaler_state, f)
 
@@ -609,19 +613,28 @@ static const field_row field_rows[] = {
     {"clmp_optim_create", "clip_norm -1", OC(clip_norm), 'f', -1, NULL, E_ARG, NULL},
     {"clmp_optim_create", "clip_norm NaN", OC(clip_norm), 'f', NAN, NULL, E_ARG, NULL},
     {"clmp_optim_create", "clip_norm inf", OC(clip_norm), 'f', INFINITY, NULL, E_ARG, NULL},
-    {"clmp_mlp_create", "0 layers", MC(layers), 'i', 0, NULL, E_ARG, NULL},
-    {"clmp_mlp_create", "9 layers", MC(layers), 'i', 9, NULL, E_ARG, NULL},
-    {"clmp_mlp_create", "-1 layers", MC(layers), 'i', -1, NULL, E_ARG, NULL},
-    {"clmp_mlp_create", "input width 0", MC(sizes[0]), 'z', 0, NULL, E_SHAPE, NULL},
-    {"clmp_mlp_create", "output width 0", MC(sizes[2]), 'z', 0, NULL, E_SHAPE, NULL},
-    {"clmp_mlp_create", "i32 dtype", MC(dtype), 'i', CLMP_I32, NULL, E_DTYPE, NULL},
-    {"clmp_mlp_create", "dtype 99", MC(dtype), 'i', 99, NULL, E_DTYPE, NULL},
-    {"clmp_mlp_create", "max_batch 0", MC(max_batch), 'z', 0, NULL, E_SHAPE, NULL},
-    {"clmp_mlp_create", "parameter count overflows", MC(sizes[1]), 'z', 0x1p62, NULL, E_OVF, NULL},
-    {"clmp_mlp_create", "activations overflow", MC(max_batch), 'z', 0x1p62, NULL, E_OVF,
-     "clmp_tensor_create"},
-    {"clmp_mlp_create", "beyond the max allocation", MC(sizes[1]), 'z', 0x1p40, NULL, E_BIG,
-     "clmp_tensor_create"},
+    {"clmp_model_create", "i32 dtype", MC(dtype), 'i', CLMP_I32, NULL, E_DTYPE, NULL},
+    {"clmp_model_create", "dtype 99", MC(dtype), 'i', 99, NULL, E_DTYPE, NULL},
+    {"clmp_model_create", "max_batch 0", MC(max_batch), 'z', 0, NULL, E_SHAPE, NULL},
+    {"clmp_model_create", "max_batch 2^62", MC(max_batch), 'z', 0x1p62, NULL, E_SHAPE, NULL},
+    {"clmp_model_create", "input_ndim 4", MC(input_ndim), 'i', 4, NULL, E_SHAPE, NULL},
+    {"clmp_model_create", "a spec of no preset", MC(spec), 'p', 0, "nosuch", E_ARG, "model spec"},
+    {"clmp_model_create", "an empty layer list", MC(spec), 'p', 0, "[]", E_ARG, "model spec"},
+    {"clmp_model_create", "a spec without an input", MC(spec), 'p', 0, "[{\"type\": \"relu\"}]",
+     E_SHAPE, "model spec"},
+    {"clmp_model_create", "an output that is not the 2 classes", MC(spec), 'p', 0,
+     "{\"input\": [4], \"layers\": [{\"type\": \"linear\", \"out\": 3}]}", E_SHAPE,
+     "the loss needs"},
+    {"clmp_model_create", "a model without parameters", MC(spec), 'p', 0,
+     "{\"input\": [2], \"layers\": [{\"type\": \"relu\"}]}", E_ARG, "no parameters"},
+    {"clmp_model_create", "parameters beyond any device", MC(spec), 'p', 0,
+     "{\"input\": [16777216], \"layers\": [{\"type\": \"linear\", \"out\": 16777216}, "
+     "{\"type\": \"linear\", \"out\": 2}]}",
+     E_BIG, "1 TiB"},
+    {"clmp_model_create", "beyond the max allocation", MC(spec), 'p', 0,
+     "{\"input\": [1024], \"layers\": [{\"type\": \"linear\", \"out\": 16777216}, "
+     "{\"type\": \"linear\", \"out\": 2}]}",
+     E_BIG, "largest allocation"},
     {"clmp_trainer_create", "NULL data_dir", TC(data_dir), 'p', 0, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "a missing data folder", TC(data_dir), 'p', 0, "@missing", E_IO,
      "@missing"},
@@ -629,9 +642,9 @@ static const field_row field_rows[] = {
      E_IO, "@dir"},
     {"clmp_trainer_create", "precision 3", TC(precision), 'i', 3, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "precision -1", TC(precision), 'i', -1, NULL, E_ARG, NULL},
-    {"clmp_trainer_create", "-1 hidden layers", TC(hidden_layers), 'i', -1, NULL, E_ARG, NULL},
-    {"clmp_trainer_create", "8 hidden layers", TC(hidden_layers), 'i', 8, NULL, E_ARG, NULL},
-    {"clmp_trainer_create", "hidden width 0", TC(hidden[0]), 'z', 0, NULL, E_ARG, NULL},
+    {"clmp_trainer_create", "a model of no preset", TC(model), 'p', 0, "mlp2", E_ARG, "model spec"},
+    {"clmp_trainer_create", "a model without the 10 outputs", TC(model), 'p', 0,
+     "[{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 9}]", E_SHAPE, "the loss needs"},
     {"clmp_trainer_create", "epochs 0", TC(epochs), 'i', 0, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "epochs -1", TC(epochs), 'i', -1, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "batch 0", TC(batch), 'z', 0, NULL, E_ARG, NULL},
@@ -643,8 +656,10 @@ static const field_row field_rows[] = {
     {"clmp_trainer_create", "schedule 3", TC(schedule), 'i', 3, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "warmup -1", TC(warmup_steps), 'i', -1, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "batch above the examples", TC(batch), 'z', 1000, NULL, E_ARG, NULL},
-    {"clmp_trainer_create", "hidden width overflows", TC(hidden[0]), 'z', 0x1p62, NULL, E_OVF,
-     "clmp_mlp_create"},
+    {"clmp_trainer_create", "a model beyond any device", TC(model), 'p', 0,
+     "[{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 16777216}, {\"type\": "
+     "\"linear\", \"out\": 16777216}, {\"type\": \"linear\", \"out\": 10}]",
+     E_BIG, "1 TiB"},
     {"clmp_trainer_create", "optimizer lr -1", TC(optim.lr), 'f', -1, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "optimizer kind 5", TC(optim.kind), 'i', 5, NULL, E_ARG, NULL},
     {"clmp_trainer_create", "optimizer eps 0", TC(optim.eps), 'f', 0, NULL, E_ARG, NULL},
@@ -682,7 +697,7 @@ static void poke(void *base, const field_row *r, char *path) {
 static clmp_status call_field(const field_row *r, char *path) {
   clmp_scaler_config sc;
   clmp_optim_config oc;
-  clmp_mlp_config mc = mlp_config();
+  clmp_model_config mc = model_config();
   clmp_train_config tc = train_config();
   clmp_scaler_state ss;
   clmp_scaler_config_default(&sc);
@@ -697,7 +712,7 @@ static clmp_status call_field(const field_row *r, char *path) {
   case K_OPTIM:
     st = clmp_optim_create(&oc, fx.master, fx.grads, fx.working, fx.scaler, (clmp_optim **)&out);
     break;
-  case K_MLP: st = clmp_mlp_create(fx.ctx, &mc, (clmp_mlp **)&out); break;
+  case K_MODEL: st = clmp_model_create(fx.ctx, &mc, (clmp_model **)&out); break;
   case K_TRAIN: st = clmp_trainer_create(fx.ctx, &tc, (clmp_trainer **)&out); break;
   default: st = clmp_scaler_restore(fx.scaler, &ss); break;
   }
@@ -745,14 +760,16 @@ static void test_null_accessors(void) {
   CU_ASSERT_PTR_NULL(clmp_optim_moment(NULL, 0));
   CU_ASSERT_PTR_NULL(clmp_optim_moment(fx.optim, 2));
   CU_ASSERT_PTR_NULL(clmp_optim_moment(fx.optim, -1));
-  CU_ASSERT_PTR_NULL(clmp_mlp_master(NULL));
-  CU_ASSERT_PTR_NULL(clmp_mlp_working(NULL));
-  CU_ASSERT_PTR_NULL(clmp_mlp_grads(NULL));
-  CU_ASSERT_PTR_NULL(clmp_mlp_input(NULL));
-  CU_ASSERT_EQUAL(clmp_mlp_params(NULL), 0);
-  CU_ASSERT_EQUAL(clmp_mlp_weight_offset(NULL, 0), 0);
-  CU_ASSERT_EQUAL(clmp_mlp_bias_offset(fx.mlp, 2), 0);
-  CU_ASSERT_EQUAL(clmp_mlp_bias_offset(fx.mlp, -1), 0);
+  CU_ASSERT_PTR_NULL(clmp_model_master(NULL));
+  CU_ASSERT_PTR_NULL(clmp_model_working(NULL));
+  CU_ASSERT_PTR_NULL(clmp_model_grads(NULL));
+  CU_ASSERT_PTR_NULL(clmp_model_input(NULL));
+  CU_ASSERT_PTR_NULL(clmp_model_buffers(NULL));
+  CU_ASSERT_PTR_NULL(clmp_model_spec(NULL));
+  CU_ASSERT_EQUAL(clmp_model_params(NULL), 0);
+  CU_ASSERT_EQUAL(clmp_model_buffer_count(NULL), 0);
+  CU_ASSERT_EQUAL(clmp_model_entry_count(NULL), 0);
+  CU_ASSERT_PTR_NULL(clmp_model_buffers(fx.mlp)); /* an MLP has no buffers */
   CU_ASSERT_EQUAL(clmp_trainer_epochs_done(NULL), 0);
   CU_ASSERT_PTR_NULL(clmp_trainer_model(NULL));
   clmp_trainer_transform(NULL, &scale, &shift);
@@ -766,7 +783,7 @@ static void test_null_accessors(void) {
   clmp_optim_config_default(NULL, CLMP_SGD);
   clmp_train_config_default(NULL);
   clmp_ctx_free(NULL), clmp_devices_free(NULL), clmp_tensor_free(NULL), clmp_scaler_free(NULL);
-  clmp_optim_free(NULL), clmp_mlp_free(NULL), clmp_trainer_free(NULL), clmp_idx_free(NULL);
+  clmp_optim_free(NULL), clmp_model_free(NULL), clmp_trainer_free(NULL), clmp_idx_free(NULL);
   clmp_safetensors_free(NULL), clmp_st_writer_free(NULL);
 }
 
@@ -805,14 +822,12 @@ static clmp_status make_optim(void) {
 
 /* A model that has run forward over BATCH rows of zeros, and one that has not. */
 static clmp_status make_models(void) {
-  clmp_mlp_config cfg = mlp_config();
+  clmp_model_config cfg = model_config();
   const clmp_tensor *logits = NULL;
-  clmp_status st = clmp_mlp_create(fx.ctx, &cfg, &fx.mlp);
-  if (!st) st = clmp_mlp_init(fx.mlp, 1);
-  if (!st) st = clmp_fill(clmp_mlp_input(fx.mlp), 0.0f);
-  if (!st) st = clmp_mlp_forward(fx.mlp, BATCH, &logits);
-  if (!st) st = clmp_mlp_create(fx.ctx, &cfg, &fx.fresh);
-  if (!st) st = clmp_mlp_init(fx.fresh, 1);
+  clmp_status st = clmp_model_create(fx.ctx, &cfg, &fx.mlp);
+  if (!st) st = clmp_fill(clmp_model_input(fx.mlp), 0.0f);
+  if (!st) st = clmp_model_forward(fx.mlp, BATCH, 1, 0, &logits);
+  if (!st) st = clmp_model_create(fx.ctx, &cfg, &fx.fresh);
   return st;
 }
 
@@ -821,7 +836,7 @@ static clmp_status make_trainers(void) {
   clmp_train_config cfg = train_config();
   clmp_status st = clmp_trainer_create(fx.ctx, &cfg, &fx.trainer);
   if (!st) st = clmp_trainer_step(fx.trainer, NULL);
-  cfg.hidden[0] = 4;
+  cfg.model = CLMP_TEST_MLP(4);
   if (!st) st = clmp_trainer_create(fx.ctx, &cfg, &fx.narrow);
   return st;
 }
@@ -864,7 +879,7 @@ static int suite_init(void) {
 static int suite_cleanup(void) {
   clmp_st_writer_free(fx.writer);
   clmp_trainer_free(fx.trainer), clmp_trainer_free(fx.narrow);
-  clmp_mlp_free(fx.mlp), clmp_mlp_free(fx.fresh);
+  clmp_model_free(fx.mlp), clmp_model_free(fx.fresh);
   clmp_optim_free(fx.optim);
   clmp_tensor_free(fx.master), clmp_tensor_free(fx.grads), clmp_tensor_free(fx.working);
   clmp_scaler_free(fx.scaler), clmp_scaler_free(fx.other_scaler);

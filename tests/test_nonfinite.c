@@ -36,45 +36,54 @@ static char work[4096], data[PATH_SIZE];
 
 /* A model, a dynamic scaler (INIT_SCALE down to MIN_SCALE) and AdamW over the model's arenas. */
 typedef struct rig {
-  clmp_mlp *m;
+  clmp_model *m;
   clmp_scaler *s;
   clmp_optim *o;
-  clmp_tensor *labels;
+  clmp_tensor *labels, *dlogits;
 } rig;
 
+#define STR(x)  #x
+#define XSTR(x) STR(x)
+/* The MLP IN-HIDDEN-OUT. */
+#define RIG_SPEC                                                                    \
+  "{\"input\": [" XSTR(IN) "], \"layers\": [{\"type\": \"linear\", \"out\": " XSTR( \
+      HIDDEN) "}, {\"type\": \"relu\"}, {\"type\": \"linear\", \"out\": " XSTR(OUT) "}]}"
+
 static void rig_open(rig *r, clmp_ctx *ctx, const int32_t *labels) {
-  clmp_mlp_config mc = {
-      .layers = 2, .sizes = {IN, HIDDEN, OUT}, .dtype = CLMP_F16, .max_batch = ROWS};
+  clmp_model_config mc = {RIG_SPEC, CLMP_F16, ROWS, 0, {0}, OUT, SEED};
   clmp_scaler_config sc;
   clmp_scaler_config_default(&sc);
   sc.init_scale = INIT_SCALE, sc.min_scale = MIN_SCALE;
   clmp_optim_config oc;
   clmp_optim_config_default(&oc, CLMP_ADAMW);
-  size_t rows[1] = {ROWS};
+  size_t rows[1] = {ROWS}, dshape[2] = {ROWS, OUT};
   memset(r, 0, sizeof *r);
-  CU_ASSERT_EQUAL_FATAL(clmp_mlp_create(ctx, &mc, &r->m), CLMP_SUCCESS);
-  CU_ASSERT_EQUAL_FATAL(clmp_mlp_init(r->m, SEED), CLMP_SUCCESS);
+  CU_ASSERT_EQUAL_FATAL(clmp_model_create(ctx, &mc, &r->m), CLMP_SUCCESS);
   CU_ASSERT_EQUAL_FATAL(clmp_scaler_create(ctx, &sc, &r->s), CLMP_SUCCESS);
-  CU_ASSERT_EQUAL_FATAL(clmp_optim_create(&oc, clmp_mlp_master(r->m), clmp_mlp_grads(r->m),
-                                          clmp_mlp_working(r->m), r->s, &r->o),
+  CU_ASSERT_EQUAL_FATAL(clmp_optim_create(&oc, clmp_model_master(r->m), clmp_model_grads(r->m),
+                                          clmp_model_working(r->m), r->s, &r->o),
                         CLMP_SUCCESS);
   r->labels = clmp_test_tensor_i32(ctx, 1, rows, labels);
+  r->dlogits = clmp_test_tensor(ctx, CLMP_F16, 2, dshape, NULL);
 }
 
 static void rig_close(rig *r) {
-  clmp_tensor_free(r->labels);
+  clmp_tensor_free(r->labels), clmp_tensor_free(r->dlogits);
   clmp_optim_free(r->o);
   clmp_scaler_free(r->s);
-  clmp_mlp_free(r->m);
+  clmp_model_free(r->m);
 }
 
 /* STEPS optimizer steps on input x: forward, backward with the loss scale, the fused step. */
 static void rig_steps(rig *r, const float *x) {
   const clmp_tensor *logits = NULL;
-  CU_ASSERT_EQUAL(clmp_tensor_write(clmp_mlp_input(r->m), CLMP_F32, x, ROWS * IN), CLMP_SUCCESS);
+  CU_ASSERT_EQUAL(clmp_tensor_write(clmp_model_input(r->m), CLMP_F32, x, ROWS * IN), CLMP_SUCCESS);
   for (int k = 0; k < STEPS; k++) {
-    CU_ASSERT_EQUAL(clmp_mlp_forward(r->m, ROWS, &logits), CLMP_SUCCESS);
-    CU_ASSERT_EQUAL(clmp_mlp_backward(r->m, r->labels, clmp_scaler_scale(r->s), 0), CLMP_SUCCESS);
+    CU_ASSERT_EQUAL(clmp_model_forward(r->m, ROWS, 1, (uint64_t)k, &logits), CLMP_SUCCESS);
+    CU_ASSERT_EQUAL(
+        clmp_softmax_xent_backward(logits, r->labels, clmp_scaler_scale(r->s), r->dlogits),
+        CLMP_SUCCESS);
+    CU_ASSERT_EQUAL(clmp_model_backward(r->m, r->dlogits, 0), CLMP_SUCCESS);
     CU_ASSERT_EQUAL(clmp_optim_step(r->o, -1.0f), CLMP_SUCCESS);
   }
 }
@@ -95,13 +104,13 @@ static void input_case(const clmp_test_device *dev, const char *what, float bad,
   float x[ROWS * IN];
   clmp_test_uniform(x, ROWS * IN, -1.0f, 1.0f, SEED);
   if (bad_at >= 0) x[bad_at] = bad;
-  float *master = clmp_test_read(clmp_mlp_master(r.m)),
-        *working = clmp_test_read(clmp_mlp_working(r.m));
+  float *master = clmp_test_read(clmp_model_master(r.m)),
+        *working = clmp_test_read(clmp_model_working(r.m));
   rig_steps(&r, x);
   clmp_scaler_state s;
   CU_ASSERT_EQUAL(clmp_scaler_read(r.s, &s), CLMP_SUCCESS);
-  int kept =
-      same_contents(clmp_mlp_master(r.m), master) && same_contents(clmp_mlp_working(r.m), working);
+  int kept = same_contents(clmp_model_master(r.m), master) &&
+             same_contents(clmp_model_working(r.m), working);
   printf("\n    %s, %s: %u of %u steps skipped, loss scale %g, weights %s", dev->id, what,
          s.skipped, s.steps, (double)s.scale, kept ? "untouched" : "updated");
   CU_ASSERT_EQUAL(s.steps, STEPS);
@@ -133,7 +142,7 @@ static clmp_train_config train_config(clmp_optimizer kind, float lr) {
   clmp_train_config c;
   clmp_train_config_default(&c);
   c.data_dir = data;
-  c.hidden_layers = 1, c.hidden[0] = 16;
+  c.model = CLMP_TEST_MLP(16);
   c.epochs = 3, c.batch = 16;
   clmp_optim_config_default(&c.optim, kind);
   c.optim.lr = lr;
@@ -246,11 +255,11 @@ static void test_unusable_checkpoints(void) {
     float v;
     clmp_status want;
   } cases[] = {
-      {"fc1.weight", 0.25f, CLMP_SUCCESS}, /* the control: a finite change is accepted */
-      {"fc1.weight", NAN, CLMP_ERR_NON_FINITE},
-      {"fc2.bias", INFINITY, CLMP_ERR_NON_FINITE},
-      {"fc2.weight", 1e10f, CLMP_ERR_NON_FINITE}, /* finite in f32, inf in the fp16 copy */
-      {"optim.fc1.weight.exp_avg_sq", INFINITY, CLMP_ERR_NON_FINITE},
+      {"0.weight", 0.25f, CLMP_SUCCESS}, /* the control: a finite change is accepted */
+      {"0.weight", NAN, CLMP_ERR_NON_FINITE},
+      {"2.bias", INFINITY, CLMP_ERR_NON_FINITE},
+      {"2.weight", 1e10f, CLMP_ERR_NON_FINITE}, /* finite in f32, inf in the fp16 copy */
+      {"optim.0.weight.exp_avg_sq", INFINITY, CLMP_ERR_NON_FINITE},
   };
   char good[PATH_SIZE], bad[PATH_SIZE];
   snprintf(good, sizeof good, "%s/good.safetensors", work);
@@ -261,7 +270,7 @@ static void test_unusable_checkpoints(void) {
   CU_ASSERT_EQUAL_FATAL(clmp_trainer_save(t, good), CLMP_SUCCESS);
   size_t n = 0;
   unsigned char *b = clmp_test_read_file(good, &n);
-  const clmp_tensor *master = clmp_mlp_master(clmp_trainer_model(t));
+  const clmp_tensor *master = clmp_model_master(clmp_trainer_model(t));
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     float *before = clmp_test_read(master);
     clmp_status st = resume_patched(t, b, n, cases[i].tensor, cases[i].v, bad);

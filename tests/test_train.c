@@ -42,7 +42,7 @@ static clmp_train_config small_config(clmp_precision p) {
   clmp_train_config_default(&c);
   c.data_dir = data_dir;
   c.precision = p;
-  c.hidden_layers = 1, c.hidden[0] = 64;
+  c.model = CLMP_TEST_MLP(64);
   c.epochs = EPOCHS, c.batch = 64;
   c.optim.lr = 3e-3f;
   return c;
@@ -178,15 +178,15 @@ static void test_damaged_datasets(void) {
 
 /* A resume from a bad file fails and leaves the weights as they were, bit for bit. */
 static void resume_refused(clmp_trainer *t, const char *path, const char *what) {
-  clmp_mlp *m = clmp_trainer_model(t);
-  size_t n = clmp_mlp_params(m);
+  clmp_model *m = clmp_trainer_model(t);
+  size_t n = clmp_model_params(m);
   float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
   CU_ASSERT_FATAL(before && after);
-  CU_ASSERT_EQUAL(clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, before, n), 0);
+  CU_ASSERT_EQUAL(clmp_tensor_read(clmp_model_master(m), CLMP_F32, before, n), 0);
   clmp_status st = clmp_trainer_resume(t, path);
   printf("\n    %s: %s: %.160s", what, clmp_status_name(st), clmp_last_error());
   CU_ASSERT(st == CLMP_ERR_FORMAT || st == CLMP_ERR_IO);
-  CU_ASSERT_EQUAL(clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, after, n), 0);
+  CU_ASSERT_EQUAL(clmp_tensor_read(clmp_model_master(m), CLMP_F32, after, n), 0);
   CU_ASSERT_EQUAL(memcmp(before, after, n * sizeof *before), 0);
   CU_ASSERT_EQUAL(clmp_trainer_epochs_done(t), 0);
   free(before), free(after);
@@ -213,7 +213,7 @@ static void test_damaged_checkpoints(void) {
   resume_refused(t, idx, "foreign file");
   resume_refused(t, "/nonexistent/ck.safetensors", "missing file");
   clmp_trainer_free(t);
-  c.hidden[0] = 32; /* another architecture */
+  c.model = CLMP_TEST_MLP(32); /* another architecture */
   CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(ctx, &c, &t), 0);
   resume_refused(t, good, "another architecture");
   clmp_trainer_free(t);
@@ -232,18 +232,18 @@ static void test_stops_after_consecutive_skips(void) {
   for (int d = 0; d < clmp_test_ndevs; d++) {
     clmp_trainer *t = NULL;
     CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_devs[d].ctx, &c, &t), CLMP_SUCCESS);
-    clmp_mlp *m = clmp_trainer_model(t);
-    size_t n = clmp_mlp_params(m);
+    clmp_model *m = clmp_trainer_model(t);
+    size_t n = clmp_model_params(m);
     float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
     CU_ASSERT_FATAL(before && after);
-    CU_ASSERT_EQUAL(clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, before, n), 0);
+    CU_ASSERT_EQUAL(clmp_tensor_read(clmp_model_master(m), CLMP_F32, before, n), 0);
     clmp_epoch_stats e;
     clmp_status st = clmp_trainer_epoch(t, NULL, NULL, NULL, &e);
     printf("\n    %s: %s: %.140s", clmp_test_devs[d].id, clmp_status_name(st), clmp_last_error());
     CU_ASSERT_EQUAL(st, CLMP_ERR_NON_FINITE);
     CU_ASSERT_PTR_NOT_NULL(strstr(clmp_last_error(), "consecutive steps skipped"));
     CU_ASSERT_EQUAL(e.skipped, e.steps);
-    CU_ASSERT_EQUAL(clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, after, n), 0);
+    CU_ASSERT_EQUAL(clmp_tensor_read(clmp_model_master(m), CLMP_F32, after, n), 0);
     CU_ASSERT_EQUAL(memcmp(before, after, n * sizeof *after), 0);
     free(before), free(after);
     clmp_trainer_free(t);

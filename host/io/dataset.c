@@ -76,7 +76,8 @@ clmp_status clmp__dataset_load(clmp_ctx *ctx, const char *dir, const char *prefi
   if (st == CLMP_SUCCESS) st = check_pair(&img, &lab, ipath, classes);
   if (st == CLMP_SUCCESS) {
     out->n = limit && limit < img.dims[0] ? limit : img.dims[0];
-    out->d = (size_t)img.dims[1] * img.dims[2];
+    out->h = img.dims[1], out->w = img.dims[2];
+    out->d = out->h * out->w;
     pixel_stats(img.data, out->n * out->d, &out->mean, &out->std);
     st = upload(ctx, img.data, out->n, out->d, &out->images);
   }

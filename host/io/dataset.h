@@ -9,6 +9,7 @@ typedef struct clmp__dataset {
   clmp_tensor *images; /* u8 [n, d] */
   clmp_tensor *labels; /* u8 [n, 1] */
   size_t n, d;
+  size_t h, w;       /* d = h * w pixels an image */
   double mean, std; /* of the pixels, in [0, 1] units */
 } clmp__dataset;
 

@@ -5,14 +5,15 @@
 #include "../runtime/error.h"
 #include "trainer_impl.h"
 
-/* Fashion-MNIST's 28 x 28 pixels: the width of the first layer's GEMMs. */
-#define PREPARE_PIXELS 784
+/* Fashion-MNIST's 28 x 28 pixels: the shapes the model's kernels are built for. */
+#define PREPARE_SIDE   28
+#define PREPARE_PIXELS (PREPARE_SIDE * PREPARE_SIDE)
 
 /* batch zero images with label 0, on the device; mean 0 and std 1 keep the transform finite. */
 static clmp_status zero_dataset(clmp_ctx *ctx, size_t n, clmp__dataset *out) {
   size_t img_shape[2] = {n, PREPARE_PIXELS}, lab_shape[2] = {n, 1};
   uint8_t *zeros = calloc(n * PREPARE_PIXELS, 1);
-  *out = (clmp__dataset){NULL, NULL, n, PREPARE_PIXELS, 0.0, 1.0};
+  *out = (clmp__dataset){NULL, NULL, n, PREPARE_PIXELS, PREPARE_SIDE, PREPARE_SIDE, 0.0, 1.0};
   clmp_status st = zeros ? CLMP_SUCCESS : CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "zero dataset");
   if (st == CLMP_SUCCESS) st = clmp_tensor_create(ctx, CLMP_U8, 2, img_shape, &out->images);
   if (st == CLMP_SUCCESS) st = clmp_tensor_write(out->images, CLMP_U8, zeros, n * PREPARE_PIXELS);

@@ -1,6 +1,7 @@
-/* host/nn/trainer.c: the training loop: the dataset resident on the device, minibatches gathered
- * there from a shuffled index, forward, loss, backward and the fused optimizer step queued with no
- * host wait, and a per-step log (loss, scaler state) read once at the end of each epoch. */
+/* host/nn/trainer.c: the training loop of any model: the dataset resident on the device,
+ * minibatches gathered there from a shuffled index, forward, loss, backward and the fused
+ * optimizer step queued with no host wait, and a per-step log (loss, scaler state) read once at
+ * the end of each epoch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ void clmp_train_config_default(clmp_train_config *c) {
   memset(c, 0, sizeof *c);
   c->data_dir = CLMP_DEFAULT_DATA_DIR;
   c->precision = CLMP_PRECISION_FP16;
-  c->hidden_layers = 2, c->hidden[0] = 512, c->hidden[1] = 256;
+  c->model = "mlp";
   c->epochs = 10, c->batch = 128, c->accum = 1;
   c->schedule = CLMP_SCHEDULE_COSINE; /* +1.3 points over constant lr at 10 epochs (README) */
   clmp_optim_config_default(&c->optim, CLMP_ADAMW);
@@ -42,16 +43,12 @@ static clmp_status check_config(const clmp_train_config *c) {
     bad = "data_dir (NULL)";
   else if ((unsigned)c->precision > CLMP_PRECISION_FP32)
     bad = "precision";
-  else if (c->hidden_layers < 0 || c->hidden_layers >= CLMP_MLP_MAX_LAYERS)
-    bad = "hidden layers";
   else if (c->epochs < 1)
     bad = "epochs (>= 1)";
   else if (c->accum < 1 || c->batch < (size_t)c->accum || c->batch % (size_t)c->accum)
     bad = "batch / accum (batch a positive multiple of accum)";
   else if ((unsigned)c->schedule > CLMP_SCHEDULE_LINEAR || c->warmup_steps < 0)
     bad = "schedule";
-  for (int i = 0; !bad && i < c->hidden_layers; i++)
-    if (c->hidden[i] == 0) bad = "hidden size (>= 1)";
   if (bad) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_trainer_create: bad %s", bad);
   /* Before the dataset is loaded, so that a bad option fails at once. */
   clmp_status st = clmp__optim_config_check(&c->optim, "clmp_trainer_create", "optim.");
@@ -62,15 +59,18 @@ static clmp_dtype precision_dtype(clmp_precision p) {
   return p == CLMP_PRECISION_FP16 ? CLMP_F16 : p == CLMP_PRECISION_BF16 ? CLMP_BF16 : CLMP_F32;
 }
 
+/* The model of the spec on images [1, h, w], its output the classes' logits. */
+static clmp_model_config model_config(const clmp_train_config *c, size_t micro, size_t h,
+                                      size_t w) {
+  clmp_model_config mc = {
+      c->model, precision_dtype(c->precision), micro, 3, {1, h, w}, CLMP__CLASSES, c->seed};
+  return mc;
+}
+
 static clmp_status make_model(clmp_trainer *t) {
-  clmp_mlp_config mc = {.layers = t->cfg.hidden_layers + 1,
-                        .dtype = precision_dtype(t->cfg.precision),
-                        .max_batch = t->micro};
-  mc.sizes[0] = t->train.d;
-  for (int i = 0; i < t->cfg.hidden_layers; i++) mc.sizes[i + 1] = t->cfg.hidden[i];
-  mc.sizes[mc.layers] = CLMP__CLASSES;
-  clmp_status st = clmp_mlp_create(t->ctx, &mc, &t->model);
-  if (st == CLMP_SUCCESS) st = clmp_mlp_init(t->model, t->cfg.seed);
+  clmp_model_config mc = model_config(&t->cfg, t->micro, t->train.h, t->train.w);
+  clmp_status st = clmp_model_create(t->ctx, &mc, &t->model);
+  t->cfg.model = NULL; /* the caller's text: the model keeps its canonical spec */
   return st;
 }
 
@@ -79,8 +79,8 @@ static clmp_status make_amp(clmp_trainer *t) {
   if (t->cfg.precision != CLMP_PRECISION_FP16) sc.mode = CLMP_SCALE_OFF;
   clmp_status st = clmp_scaler_create(t->ctx, &sc, &t->scaler);
   if (st == CLMP_SUCCESS)
-    st = clmp_optim_create(&t->cfg.optim, clmp_mlp_master(t->model), clmp_mlp_grads(t->model),
-                           clmp_mlp_working(t->model), t->scaler, &t->optim);
+    st = clmp_optim_create(&t->cfg.optim, clmp_model_master(t->model), clmp_model_grads(t->model),
+                           clmp_model_working(t->model), t->scaler, &t->optim);
   return st;
 }
 
@@ -100,6 +100,9 @@ static clmp_status make_buffers(clmp_trainer *t) {
     st = make_tensor(t->ctx, CLMP_U8, t->steps_per_epoch * STATE_BYTES, 0, &t->state_log);
   if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, 1, 0, &t->count);
   if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, t->test.n, 0, &t->test_idx);
+  if (st == CLMP_SUCCESS)
+    st = make_tensor(t->ctx, precision_dtype(t->cfg.precision), t->micro, CLMP__CLASSES,
+                     &t->dlogits);
   int32_t *ids = st == CLMP_SUCCESS ? malloc(t->test.n * sizeof *ids) : NULL;
   if (st == CLMP_SUCCESS && !ids) st = CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "test index");
   for (size_t i = 0; ids && i < t->test.n; i++) ids[i] = (int32_t)i;
@@ -120,9 +123,9 @@ static clmp_status load_data(clmp_trainer *t) {
 /* The batch sizes, steps and input transform of the loaded datasets. */
 static clmp_status size_run(clmp_trainer *t) {
   const clmp_train_config *c = &t->cfg;
-  if (t->test.d != t->train.d)
-    return CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu pixels, training %zu",
-                     c->data_dir, t->test.d, t->train.d);
+  if (t->test.h != t->train.h || t->test.w != t->train.w)
+    return CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu x %zu, training %zu x %zu",
+                     c->data_dir, t->test.h, t->test.w, t->train.h, t->train.w);
   t->micro = c->batch / (size_t)c->accum;
   t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
   if (t->steps_per_epoch == 0)
@@ -164,17 +167,17 @@ clmp_status clmp_trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg, clm
 void clmp_trainer_free(clmp_trainer *t) {
   if (!t) return;
   clmp_tensor *bufs[] = {t->perm,     t->test_idx,  t->labels, t->scale_eff,
-                         t->loss_log, t->state_log, t->count};
+                         t->loss_log, t->state_log, t->count,  t->dlogits};
   for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) clmp_tensor_free(bufs[i]);
   clmp_optim_free(t->optim);
   clmp_scaler_free(t->scaler);
-  clmp_mlp_free(t->model);
+  clmp_model_free(t->model);
   clmp__dataset_free(&t->train);
   clmp__dataset_free(&t->test);
   free(t);
 }
 
-clmp_mlp *clmp_trainer_model(const clmp_trainer *t) {
+clmp_model *clmp_trainer_model(const clmp_trainer *t) {
   return t ? t->model : NULL;
 }
 
@@ -228,7 +231,7 @@ static clmp_status gather_batch(clmp_trainer *t, const clmp__dataset *d, clmp_te
                                 size_t off, size_t rows, clmp_tensor **labels) {
   clmp_tensor *iv = NULL, *xv = NULL;
   clmp_status st = slice(idx, off, rows, &iv);
-  if (st == CLMP_SUCCESS) st = head(clmp_mlp_input(t->model), rows, &xv);
+  if (st == CLMP_SUCCESS) st = head(clmp_model_input(t->model), rows, &xv);
   if (st == CLMP_SUCCESS) st = head(t->labels, rows, labels);
   if (st == CLMP_SUCCESS) st = clmp_gather_rows(d->images, iv, t->in_scale, t->in_shift, xv);
   if (st == CLMP_SUCCESS) st = clmp_gather_rows(d->labels, iv, 1.0f, 0.0f, *labels);
@@ -236,16 +239,20 @@ static clmp_status gather_batch(clmp_trainer *t, const clmp__dataset *d, clmp_te
   return st;
 }
 
-/* One micro-batch: gather, forward, loss into the log, backward (accumulating after the first). */
+/* One micro-batch: gather, forward, loss into the log, the loss's gradient times the scale,
+ * backward (accumulating after the first). The forward's counter (dropout's masks) is the
+ * micro-batch's index in the whole run, so a resumed run draws the same masks. */
 static clmp_status micro_step(clmp_trainer *t, size_t off, size_t log_at, int accumulate,
                               const clmp_tensor *scale) {
   clmp_tensor *labels = NULL, *loss = NULL;
   const clmp_tensor *logits = NULL;
+  uint64_t rng = t->step_total * (uint64_t)t->cfg.accum + log_at % (size_t)t->cfg.accum;
   clmp_status st = gather_batch(t, &t->train, t->perm, off, t->micro, &labels);
-  if (st == CLMP_SUCCESS) st = clmp_mlp_forward(t->model, t->micro, &logits);
+  if (st == CLMP_SUCCESS) st = clmp_model_forward(t->model, t->micro, 1, rng, &logits);
   if (st == CLMP_SUCCESS) st = slice(t->loss_log, log_at, 1, &loss);
   if (st == CLMP_SUCCESS) st = clmp_softmax_xent(logits, labels, loss);
-  if (st == CLMP_SUCCESS) st = clmp_mlp_backward(t->model, labels, scale, accumulate);
+  if (st == CLMP_SUCCESS) st = clmp_softmax_xent_backward(logits, labels, scale, t->dlogits);
+  if (st == CLMP_SUCCESS) st = clmp_model_backward(t->model, t->dlogits, accumulate);
   clmp_tensor_free(labels), clmp_tensor_free(loss);
   return st;
 }
@@ -277,7 +284,7 @@ static clmp_status evaluate(clmp_trainer *t, double *accuracy) {
     clmp_tensor *labels = NULL;
     const clmp_tensor *logits = NULL;
     st = gather_batch(t, &t->test, t->test_idx, off, rows, &labels);
-    if (st == CLMP_SUCCESS) st = clmp_mlp_forward(t->model, rows, &logits);
+    if (st == CLMP_SUCCESS) st = clmp_model_forward(t->model, rows, 0, 0, &logits);
     if (st == CLMP_SUCCESS) st = clmp_correct_count(logits, labels, t->count);
     clmp_tensor_free(labels);
   }
@@ -338,14 +345,16 @@ static uint32_t longest_skip_run(clmp_trainer *t, const epoch_log *log,
   return longest;
 }
 
-/* Whether the master weights and their working copy are all finite. An update can overflow them
- * (a learning rate far too large) from finite gradients, which the scaler never sees; every later
- * step would then be skipped. One read. */
+/* Whether the master weights, their working copy and the buffers are all finite. An update can
+ * overflow them (a learning rate far too large) from finite gradients, which the scaler never
+ * sees; every later step would then be skipped. One read. */
 static clmp_status weights_finite(clmp_trainer *t, int *finite) {
   int32_t flag = 0;
+  clmp_tensor *buffers = clmp_model_buffers(t->model);
   clmp_status st = clmp_fill(t->count, 0.0f);
-  if (st == CLMP_SUCCESS) st = clmp_nonfinite_check(clmp_mlp_master(t->model), t->count);
-  if (st == CLMP_SUCCESS) st = clmp_nonfinite_check(clmp_mlp_working(t->model), t->count);
+  if (st == CLMP_SUCCESS) st = clmp_nonfinite_check(clmp_model_master(t->model), t->count);
+  if (st == CLMP_SUCCESS) st = clmp_nonfinite_check(clmp_model_working(t->model), t->count);
+  if (st == CLMP_SUCCESS && buffers) st = clmp_nonfinite_check(buffers, t->count);
   if (st == CLMP_SUCCESS) st = clmp_tensor_read(t->count, CLMP_I32, &flag, 1);
   *finite = flag == 0;
   return st;

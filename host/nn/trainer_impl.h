@@ -14,7 +14,7 @@ struct clmp_trainer {
   clmp_ctx *ctx;
   clmp_train_config cfg;
   clmp__dataset train, test;
-  clmp_mlp *model;
+  clmp_model *model;
   clmp_scaler *scaler;
   clmp_optim *optim;
   float in_scale, in_shift;
@@ -24,7 +24,7 @@ struct clmp_trainer {
   size_t step_in_epoch; /* steps taken by clmp_trainer_step in the current epoch */
   uint32_t skipped_total;
   uint32_t skip_run; /* consecutive skipped steps at the end of the last epoch */
-  clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count;
+  clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count, *dlogits;
 };
 
 /* clmp_trainer_create with the datasets filled in by load (t->ctx and t->cfg are set when it is

@@ -1,4 +1,4 @@
-/* clmp/train.h: training an MLP on an IDX image dataset (Fashion-MNIST) with a precision policy
+/* clmp/train.h: training a model on an IDX image dataset (Fashion-MNIST) with a precision policy
  * (fp16 with dynamic loss scaling, bf16, fp32), everything resident on the device: the dataset,
  * the minibatch gathering, the step, and a per-step log read once per epoch. */
 #ifndef CLMP_TRAIN_H
@@ -31,8 +31,7 @@ typedef enum clmp_schedule {
 typedef struct clmp_train_config {
   const char *data_dir; /* train-images-idx3-ubyte[.gz] and the other three files */
   clmp_precision precision;
-  int hidden_layers;
-  size_t hidden[CLMP_MLP_MAX_LAYERS - 1];
+  const char *model; /* the model spec: a preset name (CLMP_MODEL_PRESETS) or JSON; NULL "mlp" */
   int epochs;
   size_t batch; /* examples per optimizer step (split into accum micro-batches) */
   int accum;    /* gradient accumulation: micro-batches per step */
@@ -46,8 +45,9 @@ typedef struct clmp_train_config {
                            steps, checked at the end of each epoch (0: never) */
 } clmp_train_config;
 
-/* Defaults: fp16, hidden 512,256, 10 epochs of batch 128, AdamW (lr 1e-3, weight decay 0.01)
- * with a cosine schedule, seed 1, the Fashion-MNIST folder of Debian's dataset-fashion-mnist. */
+/* Defaults: fp16, the "mlp" preset (784-512-256-10), 10 epochs of batch 128, AdamW (lr 1e-3, weight
+ * decay 0.01) with a cosine schedule, seed 1, the Fashion-MNIST folder of Debian's
+ * dataset-fashion-mnist. */
 CLMP_API void clmp_train_config_default(clmp_train_config *cfg);
 
 typedef struct clmp_epoch_stats {
@@ -99,16 +99,17 @@ CLMP_API clmp_status clmp_trainer_step(clmp_trainer *t, float *loss);
  * configuration, on any device): blocking reads and writes. */
 CLMP_API clmp_status clmp_trainer_sync(clmp_trainer *dst, const clmp_trainer *src);
 
-/* Writes a checkpoint, atomically: safetensors with the fp32 master weights as fc<i>.weight
- * [out, in] and fc<i>.bias (i from 1, as torch.nn.Linear names them), the optimizer's moments as
- * optim.fc<i>.weight.exp_avg / .exp_avg_sq (AdamW) or .momentum_buffer (SGD), and in
- * __metadata__ the scaler state, step, epoch, architecture, precision, optimizer and the input
- * transform (input_scale, input_shift: x = pixel * scale + shift). A blocking read. Weights that
- * are not finite in the working precision (or non-finite moments) are refused with
- * CLMP_ERR_NON_FINITE and path is left as it was, so the last good checkpoint stays. */
+/* Writes a checkpoint, atomically: safetensors with the model's tensors under their state_dict
+ * keys ("0.weight" [out, in], "1.running_mean", ...; fp32 master weights, f32 buffers, I32
+ * counters), the optimizer's moments as optim.<key>.exp_avg / .exp_avg_sq (AdamW) or
+ * .momentum_buffer (SGD), and in __metadata__ the model's canonical spec, the scaler state, step,
+ * epoch, precision, optimizer and the input transform (input_scale, input_shift: x = pixel *
+ * scale + shift). A blocking read. Weights that are not finite in the working precision (or
+ * non-finite moments or buffers) are refused with CLMP_ERR_NON_FINITE and path is left as it was,
+ * so the last good checkpoint stays. */
 CLMP_API clmp_status clmp_trainer_save(const clmp_trainer *t, const char *path);
 
-/* Continues from a checkpoint of the same architecture, precision and optimizer: weights,
+/* Continues from a checkpoint of the same model spec, precision and optimizer: weights, buffers,
  * moments, scaler state, step and epoch, so that the run ends bit-identical to one that was
  * never interrupted. A damaged, foreign or mismatched file fails with CLMP_ERR_FORMAT (or
  * CLMP_ERR_IO), one whose weights are not finite in the working precision with
@@ -117,16 +118,20 @@ CLMP_API clmp_status clmp_trainer_resume(clmp_trainer *t, const char *path);
 
 /* Builds, or loads from the binary cache, every kernel program that training with cfg uses
  * (gather, forward, loss, backward, the fused step, the scaler, evaluation), by training one
- * step of cfg's model on a batch of zero images of Fashion-MNIST's size and evaluating it; the
- * dataset of cfg is not read. Afterwards a trainer of the same precision on the context builds
- * nothing. A no-op on the reference device. */
+ * step of cfg's model on a batch of zero images of Fashion-MNIST's size (28 x 28) and evaluating
+ * it; the dataset of cfg is not read. Afterwards a trainer of the same precision on the context
+ * builds nothing. A no-op on the reference device. */
 CLMP_API clmp_status clmp_train_prepare(clmp_ctx *ctx, const clmp_train_config *cfg);
 
 /* Epochs completed so far (counting those of a resumed checkpoint). */
 CLMP_API int clmp_trainer_epochs_done(const clmp_trainer *t);
 
 /* The model being trained (owned by the trainer) and the input transform x = pixel*scale+shift. */
-CLMP_API clmp_mlp *clmp_trainer_model(const clmp_trainer *t);
+CLMP_API clmp_model *clmp_trainer_model(const clmp_trainer *t);
+
+/* The canonical model spec stored in a checkpoint's metadata, as a malloc'ed string (free it), so
+ * that a resumed run needs no --model. CLMP_ERR_IO / CLMP_ERR_FORMAT as clmp_trainer_resume. */
+CLMP_API clmp_status clmp_checkpoint_model_spec(const char *path, char **spec);
 CLMP_API void clmp_trainer_transform(const clmp_trainer *t, float *scale, float *shift);
 
 #ifdef __cplusplus

@@ -32,6 +32,10 @@ int cmd_verify(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* The model spec of clmp train (a malloc'ed string in *spec): --model (a preset, a JSON file or
+ * JSON text), the MLP of --hidden, or the spec of the checkpoint resumed; 0 or an exit status. */
+int cli_model_spec(const char *model, const char *hidden, const char *resume, char **spec);
+
 /* clmp train --check: steps the device and the reference side by side; an exit status. */
 int cli_train_check(const char *device, const clmp_train_config *cfg, int steps);
 

@@ -1,4 +1,4 @@
-/* tools/clmp/cmd_train.c: `clmp train`: mixed-precision training of an MLP on Fashion-MNIST,
+/* tools/clmp/cmd_train.c: `clmp train`: mixed-precision training of a model on Fashion-MNIST,
  * a line per epoch (loss, test accuracy, images/s, loss scale, skipped steps), --json at the end,
  * --metrics for a CSV row per optimizer step. */
 #include <cjson/cJSON.h>
@@ -12,11 +12,13 @@
 
 #include "cli.h"
 
-#define BAR_WIDTH 30
-#define PATH_BUF  4096
+#define BAR_WIDTH      30
+#define FMNIST_SIDE    28 /* the model's input: [1, 28, 28] images */
+#define FMNIST_CLASSES 10
+#define PATH_BUF       4096
 
 typedef struct train_opts {
-  const char *device, *metrics, *checkpoint, *resume;
+  const char *device, *metrics, *checkpoint, *resume, *model, *hidden;
   int json, check;
   int optimizer, lr_set, wd_set; /* the optimizer's own defaults apply unless set */
   float lr, weight_decay;
@@ -32,12 +34,14 @@ typedef struct run_state {
 static void print_help(void) {
   printf(
       "usage: clmp train [options]\n\n"
-      "Trains an MLP on Fashion-MNIST (IDX files, gzip or not) in mixed precision: 16-bit\n"
+      "Trains a model on Fashion-MNIST (IDX files, gzip or not) in mixed precision: 16-bit\n"
       "weights, activations and gradients, fp32 master weights, dynamic loss scaling (fp16).\n\n"
       "  --device D          the device (default: auto; see clmp devices)\n"
       "  --data DIR          the dataset folder (default %s)\n"
       "  --precision P       fp16 (default), bf16 or fp32\n"
-      "  --hidden A,B,...    hidden layer widths (default 512,256)\n"
+      "  --model SPEC        mlp (default), cnn, resnet8, or a JSON file of layers (README);\n"
+      "                      with --resume, the checkpoint's model unless given\n"
+      "  --hidden A,B,...    the mlp's hidden widths (default 512,256)\n"
       "  --epochs N          (default 10)       --batch N   examples per step (default 128)\n"
       "  --accum N           micro-batches per step (gradient accumulation, default 1)\n"
       "  --optimizer O       adamw (default) or sgd\n"
@@ -96,19 +100,6 @@ static int parse_float(const char *s, float *out) {
   return 0;
 }
 
-static int parse_hidden(const char *s, clmp_train_config *c) {
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", s);
-  c->hidden_layers = 0;
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    if (c->hidden_layers >= CLMP_MLP_MAX_LAYERS - 1) return -1;
-    if (parse_size(tok, &c->hidden[c->hidden_layers]) != 0 || !c->hidden[c->hidden_layers])
-      return -1;
-    c->hidden_layers++;
-  }
-  return 0;
-}
-
 static int parse_choice(const char *s, const char *const *names, int n, int *out) {
   for (int i = 0; i < n; i++)
     if (!strcmp(s, names[i])) return *out = i, 0;
@@ -126,7 +117,8 @@ static int apply(int c, const char *v, train_opts *o) {
   case 'd': o->device = v; return 0;
   case 'D': k->data_dir = v; return 0;
   case 'p': return parse_choice(v, precisions, 3, &i) ? -1 : (k->precision = i, 0);
-  case 'H': return parse_hidden(v, k);
+  case 'H': o->hidden = v; return 0;
+  case 'o': o->model = v; return 0;
   case 'e': return parse_int(v, &k->epochs);
   case 'b': return parse_size(v, &k->batch);
   case 'a': return parse_int(v, &k->accum);
@@ -159,6 +151,7 @@ static const struct option OPTIONS[] = {{"device", required_argument, NULL, 'd'}
                                         {"data", required_argument, NULL, 'D'},
                                         {"precision", required_argument, NULL, 'p'},
                                         {"hidden", required_argument, NULL, 'H'},
+                                        {"model", required_argument, NULL, 'o'},
                                         {"epochs", required_argument, NULL, 'e'},
                                         {"batch", required_argument, NULL, 'b'},
                                         {"accum", required_argument, NULL, 'a'},
@@ -324,27 +317,59 @@ static int open_metrics(const train_opts *o, run_state *rs) {
   return CLI_OK;
 }
 
+/* The spec of the run, checked on the host before anything is allocated; 0 or an exit status. */
+static int resolve_model(train_opts *o, char **spec, clmp_model_summary *sum) {
+  int rc = cli_model_spec(o->model, o->hidden, o->resume, spec);
+  if (rc) return rc;
+  o->cfg.model = *spec;
+  clmp_dtype d = o->cfg.precision == CLMP_PRECISION_FP16   ? CLMP_F16
+                 : o->cfg.precision == CLMP_PRECISION_BF16 ? CLMP_BF16
+                                                           : CLMP_F32;
+  clmp_model_config mc = {
+      *spec, d, o->cfg.batch, 3, {1, FMNIST_SIDE, FMNIST_SIDE}, FMNIST_CLASSES, o->cfg.seed};
+  clmp_status st = clmp_model_check(&mc, sum);
+  if (st == CLMP_SUCCESS) return CLI_OK;
+  fprintf(stderr, "clmp train: bad model: %s\n", clmp_last_error());
+  return CLI_USAGE;
+}
+
+static int run(train_opts *o, const clmp_model_summary *sum) {
+  run_state rs = {NULL, isatty(STDERR_FILENO) && !o->json, 0};
+  clmp_ctx *ctx = NULL;
+  int rc = CLI_OK;
+  clmp_trainer *t = set_up(o, &ctx, &rc);
+  if (t && (rc = open_metrics(o, &rs)) == CLI_OK) {
+    const clmp_device_info *d = clmp_ctx_device(ctx);
+    if (!o->json)
+      printf("clmp train on %s (%s): %s, batch %zu, %d epochs, model %s (%zu layers, %zu "
+             "parameters)\n",
+             d->name, d->platform, precision_name(o->cfg.precision), o->cfg.batch, o->cfg.epochs,
+             o->model    ? o->model
+             : o->hidden ? "mlp --hidden"
+                         : "mlp",
+             sum->layers, sum->params);
+    rc = train_epochs(o, t, d, &rs);
+  }
+  if (rs.metrics && fclose(rs.metrics) != 0 && rc == CLI_OK)
+    rc = cli_fail("train", CLMP_ERR_IO, "writing the metrics file");
+  clmp_trainer_free(t);
+  clmp_ctx_free(ctx);
+  return rc;
+}
+
 int cmd_train(int argc, char **argv) {
   train_opts o = {0};
   clmp_train_config_default(&o.cfg);
   o.optimizer = CLMP_ADAMW;
   int rc = parse(argc, argv, &o);
   if (rc) return rc == 1 ? CLI_OK : rc;
-  if (o.check) return cli_train_check(o.device, &o.cfg, o.check);
-  if (o.checkpoint && (rc = check_checkpoint_path(o.checkpoint)) != 0) return rc;
-  run_state rs = {NULL, isatty(STDERR_FILENO) && !o.json, 0};
-  clmp_ctx *ctx = NULL;
-  clmp_trainer *t = set_up(&o, &ctx, &rc);
-  if (t && (rc = open_metrics(&o, &rs)) == CLI_OK) {
-    const clmp_device_info *d = clmp_ctx_device(ctx);
-    if (!o.json)
-      printf("clmp train on %s (%s): %s, batch %zu, %d epochs\n", d->name, d->platform,
-             precision_name(o.cfg.precision), o.cfg.batch, o.cfg.epochs);
-    rc = train_epochs(&o, t, d, &rs);
-  }
-  if (rs.metrics && fclose(rs.metrics) != 0 && rc == CLI_OK)
-    rc = cli_fail("train", CLMP_ERR_IO, "writing the metrics file");
-  clmp_trainer_free(t);
-  clmp_ctx_free(ctx);
+  char *spec = NULL;
+  clmp_model_summary sum;
+  if ((rc = resolve_model(&o, &spec, &sum)) != CLI_OK) return free(spec), rc;
+  if (o.check)
+    rc = cli_train_check(o.device, &o.cfg, o.check);
+  else if (!o.checkpoint || (rc = check_checkpoint_path(o.checkpoint)) == 0)
+    rc = run(&o, &sum);
+  free(spec);
   return rc;
 }

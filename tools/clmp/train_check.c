@@ -37,7 +37,7 @@ static double weight_diff(const float *a, const float *b, size_t n, double *max_
 static clmp_status open_side(const char *device, const clmp_train_config *cfg, side *s) {
   clmp_status st = clmp_ctx_create(device, &s->ctx);
   if (st == CLMP_SUCCESS) st = clmp_trainer_create(s->ctx, cfg, &s->t);
-  size_t n = st == CLMP_SUCCESS ? clmp_mlp_params(clmp_trainer_model(s->t)) : 0;
+  size_t n = st == CLMP_SUCCESS ? clmp_model_params(clmp_trainer_model(s->t)) : 0;
   if (st == CLMP_SUCCESS && !(s->w = malloc(n * sizeof *s->w))) st = CLMP_ERR_OUT_OF_HOST_MEMORY;
   return st;
 }
@@ -50,8 +50,8 @@ static void close_side(side *s) {
 
 static clmp_status step_side(side *s, float *loss) {
   clmp_status st = clmp_trainer_step(s->t, loss);
-  clmp_mlp *m = clmp_trainer_model(s->t);
-  return st ? st : clmp_tensor_read(clmp_mlp_master(m), CLMP_F32, s->w, clmp_mlp_params(m));
+  clmp_model *m = clmp_trainer_model(s->t);
+  return st ? st : clmp_tensor_read(clmp_model_master(m), CLMP_F32, s->w, clmp_model_params(m));
 }
 
 static int compare_steps(side *dev, side *ref, int steps, double loss_tol, double weight_tol) {
@@ -64,7 +64,8 @@ static int compare_steps(side *dev, side *ref, int steps, double loss_tol, doubl
     if (st != CLMP_SUCCESS) return cli_fail("train", st, "--check step");
     double dl = fabs((double)ld - lr) / fmax(fabs((double)lr), 1e-12);
     double max_abs = 0;
-    double dw = weight_diff(dev->w, ref->w, clmp_mlp_params(clmp_trainer_model(ref->t)), &max_abs);
+    double dw =
+        weight_diff(dev->w, ref->w, clmp_model_params(clmp_trainer_model(ref->t)), &max_abs);
     int ok = dl <= loss_tol && dw <= weight_tol && isfinite(ld) == isfinite(lr);
     failed += !ok;
     printf("step %4d  loss device %.6f  reference %.6f  rel diff %.2e  weights rel diff %.2e "
