@@ -515,7 +515,9 @@ const char *clmp_model_spec(const clmp_model *m) {
 clmp_status clmp_model_summary_get(const clmp_model *m, clmp_model_summary *out) {
   if (!m || !out) return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp_model_summary_get: NULL");
   memset(out, 0, sizeof *out);
-  out->layers = m->layers, out->params = m->params, out->buffers = m->buffers;
+  out->layers = m->layers, out->buffers = m->buffers;
+  for (size_t i = 0; i < m->n_entries; i++)
+    if (m->entries[i].kind == CLMP_ENTRY_PARAM) out->params += m->entries[i].numel;
   out->arena_bytes = m->params * sizeof(float);
   out->act_bytes = m->act_bytes, out->ws_bytes = m->ws_bytes;
   out->out_ndim = m->root->out.ndim;

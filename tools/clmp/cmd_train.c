@@ -333,6 +333,13 @@ static int resolve_model(train_opts *o, char **spec, clmp_model_summary *sum) {
   return CLI_USAGE;
 }
 
+/* How the banner names the model. */
+static const char *model_name(const train_opts *o) {
+  if (o->hidden) return "mlp (--hidden)";
+  if (!o->model) return o->resume ? "of the checkpoint" : "mlp";
+  return o->model[0] == '{' || o->model[0] == '[' ? "(JSON)" : o->model;
+}
+
 static int run(train_opts *o, const clmp_model_summary *sum) {
   run_state rs = {NULL, isatty(STDERR_FILENO) && !o->json, 0};
   clmp_ctx *ctx = NULL;
@@ -344,10 +351,7 @@ static int run(train_opts *o, const clmp_model_summary *sum) {
       printf("clmp train on %s (%s): %s, batch %zu, %d epochs, model %s (%zu layers, %zu "
              "parameters)\n",
              d->name, d->platform, precision_name(o->cfg.precision), o->cfg.batch, o->cfg.epochs,
-             o->model    ? o->model
-             : o->hidden ? "mlp --hidden"
-                         : "mlp",
-             sum->layers, sum->params);
+             model_name(o), sum->layers, sum->params);
     rc = train_epochs(o, t, d, &rs);
   }
   if (rs.metrics && fclose(rs.metrics) != 0 && rc == CLI_OK)
