@@ -136,10 +136,10 @@ static const cli_row train_rows[] = {
     ROW("an unknown option", EXIT_USAGE, "unknown option", "--bogus"),
 };
 
-/* Train rows without the defaults' --hidden: a model of its own. */
-#define MODEL_ROW(what, code, needle, ...)                                                \
-  ROW(what, code, needle, "train", "--device", "ref", "--data", "@data", "--batch", "16", \
-      "--epochs", "1", __VA_ARGS__)
+/* Train runs without the defaults' --hidden: a model of their own. */
+#define MODEL_DEFAULTS \
+  "train", "--device", "ref", "--data", "@data", "--batch", "16", "--epochs", "1"
+#define MODEL_ROW(what, code, needle, ...) ROW(what, code, needle, MODEL_DEFAULTS, __VA_ARGS__)
 
 static const cli_row other_rows[] = {
     MODEL_ROW("--model of no preset or file", EXIT_USAGE, "not a preset", "--model",
@@ -284,6 +284,28 @@ static void test_full_disk(void) {
   EXPECT_IN(&r, r.out, "epoch  2/2");
   run_free(&r);
   free(before.bytes), free(none.bytes);
+}
+
+/* A checkpoint holds its model: --resume needs no --model, and refuses another one. */
+static void test_resume_knows_its_model(void) {
+  static const char conv[] = "{\"layers\": [{\"type\": \"conv2d\", \"out\": 2, \"kernel\": 3, "
+                             "\"stride\": 2}, {\"type\": \"batchnorm\"}, {\"type\": \"relu\"}, "
+                             "{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 10}]}";
+  struct run r;
+  run_expanded(&r, 0,
+               ARGS(MODEL_DEFAULTS, "--model", conv, "--checkpoint", "@work/conv.safetensors"));
+  EXPECT_EXIT(&r, EXIT_OK);
+  run_free(&r);
+  run_expanded(&r, 0, ARGS(MODEL_DEFAULTS, "--epochs", "2", "--resume", "@work/conv.safetensors"));
+  EXPECT_EXIT(&r, EXIT_OK);
+  EXPECT_IN(&r, r.out, "epoch  2/2");
+  run_free(&r);
+  run_expanded(&r, 0,
+               ARGS(MODEL_DEFAULTS, "--epochs", "2", "--model", "mlp", "--resume",
+                    "@work/conv.safetensors"));
+  EXPECT_EXIT(&r, EXIT_FAILED);
+  EXPECT_IN(&r, r.err, "model is");
+  run_free(&r);
 }
 
 /* A learning rate that explodes after a good epoch: exit 1 with a message that says so, the
@@ -447,6 +469,7 @@ int main(void) {
       {"verify and devices: every bad invocation fails clearly", test_other_rows},
       {"a full disk: the checkpoint before stays, nothing half-written", test_full_disk},
       {"an exploding learning rate: exit 1, the checkpoint before stays", test_exploding_lr},
+      {"a checkpoint knows its model", test_resume_knows_its_model},
       {"SIGKILL during training: the checkpoint always resumes", test_kill_during_training},
       CU_TEST_INFO_NULL};
   CU_SuiteInfo suites[] = {{"clmp used badly", suite_init, suite_cleanup, NULL, NULL, tests},

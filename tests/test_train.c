@@ -37,15 +37,35 @@ static int suite_init(void) {
   return clmp_test_devices_open(1) > 0 ? 0 : -1;
 }
 
-static clmp_train_config small_config(clmp_precision p) {
+/* A small CNN of most layer kinds: conv, batch norm, ReLU, max and average pooling, a residual
+ * block, dropout, flatten, linear. */
+static const char TINY_CNN[] =
+    "{\"layers\": [{\"type\": \"conv2d\", \"out\": 4, \"kernel\": 3, \"padding\": 1},"
+    "{\"type\": \"batchnorm\"}, {\"type\": \"relu\"}, {\"type\": \"maxpool2d\", \"kernel\": 2},"
+    "{\"type\": \"residual\", \"body\": [{\"type\": \"conv2d\", \"out\": 4, \"kernel\": 3, "
+    "\"padding\": 1, \"bias\": false}, {\"type\": \"batchnorm\"}]}, {\"type\": \"relu\"},"
+    "{\"type\": \"dropout\", \"p\": 0.1},"
+    "{\"type\": \"conv2d\", \"out\": 8, \"kernel\": 3, \"stride\": 2, \"padding\": 1},"
+    "{\"type\": \"batchnorm\"}, {\"type\": \"relu\"}, {\"type\": \"avgpool2d\", \"kernel\": 2},"
+    "{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 10}]}";
+
+/* The models every trainer test runs: an MLP, and the CNN. */
+static const char *const MODELS[] = {CLMP_TEST_MLP(64), TINY_CNN};
+#define N_MODELS 2
+
+static clmp_train_config model_config(clmp_precision p, const char *model) {
   clmp_train_config c;
   clmp_train_config_default(&c);
   c.data_dir = data_dir;
   c.precision = p;
-  c.model = CLMP_TEST_MLP(64);
+  c.model = model;
   c.epochs = EPOCHS, c.batch = 64;
   c.optim.lr = 3e-3f;
   return c;
+}
+
+static clmp_train_config small_config(clmp_precision p) {
+  return model_config(p, CLMP_TEST_MLP(64));
 }
 
 /* Every device and precision: the loss falls epoch over epoch, accuracy ends far above chance. */
@@ -68,10 +88,28 @@ static void test_training_learns(void) {
     }
 }
 
+/* The CNN on every device, in fp16: the same. */
+static void test_cnn_learns(void) {
+  for (int d = 0; d < clmp_test_ndevs; d++) {
+    clmp_train_config c = model_config(CLMP_PRECISION_FP16, TINY_CNN);
+    clmp_trainer *t = NULL;
+    CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_devs[d].ctx, &c, &t), CLMP_SUCCESS);
+    clmp_epoch_stats first = {0}, last = {0};
+    for (int e = 0; e < EPOCHS; e++)
+      CU_ASSERT_EQUAL(clmp_trainer_epoch(t, NULL, NULL, NULL, e ? &last : &first), 0);
+    printf("\n    %s cnn: loss %.3f -> %.3f, accuracy %.1f %% -> %.1f %%", clmp_test_devs[d].id,
+           first.train_loss, last.train_loss, first.test_accuracy, last.test_accuracy);
+    CU_ASSERT(last.train_loss < first.train_loss);
+    CU_ASSERT(last.test_accuracy >= MIN_ACCURACY);
+    clmp_trainer_free(t);
+  }
+}
+
 /* A run of RESUME_EPOCHS epochs (the schedule spans them all) stopped after epoch `to`, from
  * `resume` when given; saves to save. */
-static void run_epochs(clmp_ctx *ctx, int to, const char *resume, const char *save) {
-  clmp_train_config c = small_config(CLMP_PRECISION_FP16);
+static void run_model_epochs(clmp_ctx *ctx, const char *model, int to, const char *resume,
+                             const char *save) {
+  clmp_train_config c = model_config(CLMP_PRECISION_FP16, model);
   c.epochs = RESUME_EPOCHS;
   clmp_trainer *t = NULL;
   CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(ctx, &c, &t), CLMP_SUCCESS);
@@ -83,47 +121,53 @@ static void run_epochs(clmp_ctx *ctx, int to, const char *resume, const char *sa
   clmp_trainer_free(t);
 }
 
+static void run_epochs(clmp_ctx *ctx, int to, const char *resume, const char *save) {
+  run_model_epochs(ctx, CLMP_TEST_MLP(64), to, resume, save);
+}
+
 /* Two epochs straight, or one, a checkpoint, a new process's worth of state, and one more: the
- * final checkpoints are the same bytes. */
+ * final checkpoints (weights, moments, batch-norm statistics and counts) are the same bytes. */
 static void test_resume_is_bit_identical(void) {
-  for (int d = 0; d < clmp_test_ndevs; d++) {
-    char straight[4200], first[4200], resumed[4200];
-    snprintf(straight, sizeof straight, "%s/straight-%d.safetensors", work_dir, d);
-    snprintf(first, sizeof first, "%s/first-%d.safetensors", work_dir, d);
-    snprintf(resumed, sizeof resumed, "%s/resumed-%d.safetensors", work_dir, d);
-    run_epochs(clmp_test_devs[d].ctx, RESUME_EPOCHS, NULL, straight);
-    run_epochs(clmp_test_devs[d].ctx, 1, NULL, first);
-    run_epochs(clmp_test_devs[d].ctx, RESUME_EPOCHS, first, resumed);
-    size_t na = 0, nb = 0;
-    unsigned char *a = clmp_test_read_file(straight, &na), *b = clmp_test_read_file(resumed, &nb);
-    CU_ASSERT(na > 0 && na == nb && memcmp(a, b, na) == 0);
-    printf("\n    %s: %zu-byte checkpoints %s", clmp_test_devs[d].id, na,
-           na == nb && a && b && !memcmp(a, b, na) ? "identical" : "DIFFER");
-    free(a), free(b);
-  }
+  for (int m = 0; m < N_MODELS; m++)
+    for (int d = 0; d < clmp_test_ndevs; d++) {
+      char straight[4200], first[4200], resumed[4200];
+      snprintf(straight, sizeof straight, "%s/straight-%d-%d.safetensors", work_dir, m, d);
+      snprintf(first, sizeof first, "%s/first-%d-%d.safetensors", work_dir, m, d);
+      snprintf(resumed, sizeof resumed, "%s/resumed-%d-%d.safetensors", work_dir, m, d);
+      run_model_epochs(clmp_test_devs[d].ctx, MODELS[m], RESUME_EPOCHS, NULL, straight);
+      run_model_epochs(clmp_test_devs[d].ctx, MODELS[m], 1, NULL, first);
+      run_model_epochs(clmp_test_devs[d].ctx, MODELS[m], RESUME_EPOCHS, first, resumed);
+      size_t na = 0, nb = 0;
+      unsigned char *a = clmp_test_read_file(straight, &na), *b = clmp_test_read_file(resumed, &nb);
+      CU_ASSERT(na > 0 && na == nb && memcmp(a, b, na) == 0);
+      printf("\n    %s %s: %zu-byte checkpoints %s", clmp_test_devs[d].id, m ? "cnn" : "mlp", na,
+             na == nb && a && b && !memcmp(a, b, na) ? "identical" : "DIFFER");
+      free(a), free(b);
+    }
 }
 
 /* The reference takes the device's state, both take a step: within the --check tolerance. */
 static void test_device_matches_reference_step_by_step(void) {
-  clmp_train_config c = small_config(CLMP_PRECISION_FP16);
-  for (int d = 0; d < clmp_test_ndevs; d++) {
-    if (clmp_test_devs[d].ctx == clmp_test_ref_ctx()) continue;
-    clmp_trainer *dev = NULL, *ref = NULL;
-    CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_devs[d].ctx, &c, &dev), 0);
-    CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_ref_ctx(), &c, &ref), 0);
-    double worst = 0;
-    for (int s = 0; s < CHECK_STEPS; s++) {
-      float ld = 0, lr = 0;
-      CU_ASSERT_EQUAL(clmp_trainer_sync(ref, dev), 0);
-      CU_ASSERT_EQUAL(clmp_trainer_step(dev, &ld), 0);
-      CU_ASSERT_EQUAL(clmp_trainer_step(ref, &lr), 0);
-      worst = fmax(worst, fabs((double)ld - lr) / fabs((double)lr));
+  for (int m = 0; m < N_MODELS; m++)
+    for (int d = 0; d < clmp_test_ndevs; d++) {
+      clmp_train_config c = model_config(CLMP_PRECISION_FP16, MODELS[m]);
+      if (clmp_test_devs[d].ctx == clmp_test_ref_ctx()) continue;
+      clmp_trainer *dev = NULL, *ref = NULL;
+      CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_devs[d].ctx, &c, &dev), 0);
+      CU_ASSERT_EQUAL_FATAL(clmp_trainer_create(clmp_test_ref_ctx(), &c, &ref), 0);
+      double worst = 0;
+      for (int s = 0; s < CHECK_STEPS; s++) {
+        float ld = 0, lr = 0;
+        CU_ASSERT_EQUAL(clmp_trainer_sync(ref, dev), 0);
+        CU_ASSERT_EQUAL(clmp_trainer_step(dev, &ld), 0);
+        CU_ASSERT_EQUAL(clmp_trainer_step(ref, &lr), 0);
+        worst = fmax(worst, fabs((double)ld - lr) / fabs((double)lr));
+      }
+      printf("\n    %s %s: largest relative loss difference over %d steps %.2e (tolerance %.0e)",
+             clmp_test_devs[d].id, m ? "cnn" : "mlp", CHECK_STEPS, worst, CHECK_TOL);
+      CU_ASSERT(worst <= CHECK_TOL);
+      clmp_trainer_free(dev), clmp_trainer_free(ref);
     }
-    printf("\n    %s: largest relative loss difference over %d steps %.2e (tolerance %.0e)",
-           clmp_test_devs[d].id, CHECK_STEPS, worst, CHECK_TOL);
-    CU_ASSERT(worst <= CHECK_TOL);
-    clmp_trainer_free(dev), clmp_trainer_free(ref);
-  }
 }
 
 static void write_bytes(const char *path, const unsigned char *b, size_t n) {
@@ -283,6 +327,7 @@ static void test_prepare_builds_everything(void) {
 int main(void) {
   CU_TestInfo tests[] = {
       {"training learns on every device and precision", test_training_learns},
+      {"a CNN learns on every device", test_cnn_learns},
       {"resume is bit-identical", test_resume_is_bit_identical},
       {"device matches the reference step by step", test_device_matches_reference_step_by_step},
       {"damaged and foreign datasets", test_damaged_datasets},

@@ -46,8 +46,8 @@ static int grow(size_t *acc, size_t n, size_t size, size_t align) {
 
 static clmp_status too_large(clmp__plan *p, const clmp__layer *l, const char *what) {
   p->overflow = 1;
-  return CLMP_FAIL(CLMP_ERR_TOO_LARGE, "%s: %s pass the 1 TiB any device could hold", l->where,
-                   what);
+  return CLMP_FAIL(CLMP_ERR_TOO_LARGE, "model spec: %s: %s: more than the 1 TiB any device holds",
+                   l->where, what);
 }
 
 /* A new registry entry, zeroed, named prefix + name. */
@@ -184,6 +184,8 @@ size_t clmp__plan_batch(const clmp__plan *p) {
 clmp_status clmp__plan_refused(const clmp__layer *l, clmp_status st) {
   char why[CLMP__WHY_MAX], s[64];
   snprintf(why, sizeof why, "%s", clmp_last_error());
+  char *code = strstr(why, ": CLMP_ERR_"); /* the status is named once, at the end */
+  if (code) *code = '\0';
   return CLMP_FAIL(st, "model spec: %s (input %s): %s", l->where,
                    clmp__shape_text(&l->in, s, sizeof s), why);
 }

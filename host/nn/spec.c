@@ -180,17 +180,17 @@ static clmp_status layer_new(const cJSON *spec, const char *prefix, const clmp__
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(spec, "type");
   const cJSON *nm = cJSON_GetObjectItemCaseSensitive(spec, "name");
   if (!cJSON_IsString(type))
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %s.: no \"type\" string",
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %s: no \"type\" string",
                      prefix);
   if (!(*kind = find_kind(type->valuestring)))
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
-                     "model spec: layer %s.: unknown type \"%.64s\" (linear, relu, gelu, flatten, "
+                     "model spec: layer %s: unknown type \"%.64s\" (linear, relu, gelu, flatten, "
                      "conv2d, batchnorm, maxpool2d, avgpool2d, globalavgpool, dropout, "
                      "sequential, residual)",
                      prefix, type->valuestring);
   if (nm && (!cJSON_IsString(nm) || !valid_name(nm->valuestring)))
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
-                     "model spec: layer %s. (%s): field \"name\" must be letters, digits and "
+                     "model spec: layer %s (%s): field \"name\" must be letters, digits and "
                      "underscores",
                      prefix, type->valuestring);
   *name = nm ? nm->valuestring : NULL;
@@ -205,7 +205,7 @@ clmp_status clmp__layer_parse(const cJSON *spec, const char *parent, size_t inde
   *out = NULL;
   snprintf(prefix, sizeof prefix, "%s%zu", parent, index);
   if (!cJSON_IsObject(spec))
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %s.: not an object", prefix);
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %s: not an object", prefix);
   clmp_status st = layer_new(spec, prefix, &kind, &name);
   if (st != CLMP_SUCCESS) return st;
   if (name) snprintf(prefix, sizeof prefix, "%s%s", parent, name);

@@ -31,10 +31,12 @@ static void print_figures(const bench_run *r, const cJSON *doc) {
               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "python")),
               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "device_name")),
               (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(doc, "threads")));
-  cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(doc, "train"))
-      bench_print(r, "  train %-40s %12.0f images/s\n",
-                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "label")),
-                  cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "images_per_s")));
+  const char *lists[] = {"train", "train_cnn"};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(doc, lists[i]))
+        bench_print(r, "  %-9s %-40s %12.0f images/s\n", lists[i],
+                    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "label")),
+                    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "images_per_s")));
   cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(doc, "optim"))
       bench_print(r, "  optim %9.0e params: %.3f ms a step\n",
                   cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(row, "params")),

@@ -1,8 +1,8 @@
 # tools/clmp/bench_torch.py: the PyTorch references of `clmp bench --torch`. Embedded in the clmp
 # program at build time and run as `python3 - [--quick]`; prints one JSON document on stdout.
-# On CUDA when torch has it, else on the CPU: training images/s of the MLP 784-512-256-10 (batch
-# 128, AdamW lr 1e-3, synthetic data resident on the device) in fp32, autocast fp16 + GradScaler
-# (CUDA) and autocast bf16; on CUDA also GradScaler.unscale_ + Adam(fused=True).step +
+# On CUDA when torch has it, else on the CPU: training images/s of the MLP 784-512-256-10 and of
+# the CNN preset (batch 128, AdamW lr 1e-3, synthetic data resident on the device) in fp32,
+# autocast fp16 + GradScaler (CUDA) and autocast bf16, eager; on CUDA also GradScaler.unscale_ + Adam(fused=True).step +
 # GradScaler.update over 1e6, 1e7 and 1e8 fp32 parameters, ms per step.
 import argparse
 import contextlib
@@ -54,11 +54,23 @@ def mlp(torch, device):
     return nn.Sequential(*layers).to(device)
 
 
+def cnn(torch, device):
+    """clmp's "cnn" preset."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10)).to(device)
+
+
+MODELS = {"train": (mlp, (SIZES[0],)), "train_cnn": (cnn, (1, 28, 28))}
+
+
 class Batches:
     """Minibatches gathered on the device from a shuffled index, a new shuffle every epoch."""
 
-    def __init__(self, torch, device, n):
-        self.torch, self.device, self.n = torch, device, n
+    def __init__(self, torch, device, n, shape):
+        self.torch, self.device, self.n, self.shape = torch, device, n, shape
         self.x = torch.randint(0, 256, (n, SIZES[0]), device=device, dtype=torch.uint8)
         self.y = torch.randint(0, SIZES[-1], (n,), device=device)
         self.perm, self.pos = torch.randperm(n, device=device), 0
@@ -69,7 +81,7 @@ class Batches:
         idx = self.perm[self.pos:self.pos + BATCH]
         self.pos += BATCH
         x = (self.x[idx].float() * (1.0 / 255.0) - MEAN) / STD
-        return x, self.y[idx]
+        return x.reshape(BATCH, *self.shape), self.y[idx]
 
 
 def train_step(torch, model, opt, scaler, dtype, device, batch):
@@ -87,14 +99,15 @@ def train_step(torch, model, opt, scaler, dtype, device, batch):
         opt.step()
 
 
-def train_rate(torch, device, mode, quick):
+def train_rate(torch, device, mode, quick, which="train"):
     """Images/s: a warm-up, then chunks of steps until SECONDS have passed (one with --quick)."""
     torch.manual_seed(1)
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mode)
-    model = mlp(torch, device)
+    build, shape = MODELS[which]
+    model = build(torch, device)
     opt, opt_name = adamw(torch, model.parameters(), device.type == "cuda")
     scaler = grad_scaler(torch) if mode == "fp16" else None
-    data = Batches(torch, device, IMAGES_QUICK if quick else IMAGES)
+    data = Batches(torch, device, IMAGES_QUICK if quick else IMAGES, shape)
     for _ in range(QUICK_WARMUP if quick else WARMUP):
         train_step(torch, model, opt, scaler, dtype, device, data.next())
     sync(torch, device)
@@ -165,9 +178,11 @@ def run(torch, quick):
         torch.set_num_threads(len(os.sched_getaffinity(0)))
     doc = {"torch_version": torch.__version__, "python": sys.version.split()[0],
            "device": device.type, "threads": torch.get_num_threads(), "errors": [],
-           "device_name": torch.cuda.get_device_name(0) if cuda else "cpu", "train": []}
-    for mode in ("fp32", "fp16", "bf16") if cuda else ("fp32", "bf16"):
-        measure(doc, "train", mode, train_rate, torch, device, mode, quick)
+           "device_name": torch.cuda.get_device_name(0) if cuda else "cpu", "train": [],
+           "train_cnn": []}
+    for which in MODELS:
+        for mode in ("fp32", "fp16", "bf16") if cuda else ("fp32", "bf16"):
+            measure(doc, which, mode, train_rate, torch, device, mode, quick, which)
     if cuda:
         for n in OPTIM_PARAMS[:1] if quick else OPTIM_PARAMS:
             measure(doc, "optim", n, optim_ms, torch, n)

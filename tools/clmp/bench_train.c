@@ -1,9 +1,9 @@
-/* tools/clmp/bench_train.c: the train section: images per second of clmp's trainer (MLP
- * 784-512-256-10, batch 128, AdamW lr 1e-3 constant, data on the device) in fp16, bf16 and fp32,
- * on synthetic images of Fashion-MNIST's shape written as IDX files (or the real data with
- * --data): a warm-up, then whole chunks of steps until TRAIN_SECONDS have passed, each chunk
- * ended by clmp_ctx_finish. With --torch, PyTorch's rate for the same precision is the reference
- * (its fp32 rate where it has no such mode). */
+/* tools/clmp/bench_train.c: the train section: images per second of clmp's trainer (the mlp and
+ * cnn presets, batch 128, AdamW lr 1e-3 constant, data on the device) in fp16, bf16 and fp32, on
+ * synthetic images of Fashion-MNIST's shape written as IDX files (or the real data with --data):
+ * a warm-up, then whole chunks of steps until TRAIN_SECONDS have passed, each chunk ended by
+ * clmp_ctx_finish. With --torch, PyTorch's rate for the same model and precision is the
+ * reference (its fp32 rate where it has no such mode). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +28,14 @@ static const struct {
 } precisions[] = {
     {CLMP_PRECISION_FP16, "fp16"}, {CLMP_PRECISION_BF16, "bf16"}, {CLMP_PRECISION_FP32, "fp32"}};
 #define N_PREC (sizeof precisions / sizeof *precisions)
+
+/* The models, and the list of bench_torch.py's document that holds PyTorch's rows for each. */
+static const struct {
+  const char *spec, *torch_list, *description;
+} models[] = {{"mlp", "train", "MLP 784-512-256-10, batch 128, AdamW lr 1e-3"},
+              {"cnn", "train_cnn",
+               "CNN conv32-bn-relu-pool-conv64-bn-relu-pool-fc128-fc10, batch 128, AdamW lr 1e-3"}};
+#define N_MODELS (sizeof models / sizeof *models)
 
 static void put_u32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
@@ -81,10 +89,12 @@ static clmp_status timed_steps(bench_run *r, clmp_trainer *t, size_t batch, trai
   return st;
 }
 
-static clmp_status measure(bench_run *r, const char *data_dir, clmp_precision p, train_rate *out) {
+static clmp_status measure(bench_run *r, const char *data_dir, const char *spec, clmp_precision p,
+                           train_rate *out) {
   clmp_train_config cfg;
   clmp_train_config_default(&cfg);
   cfg.data_dir = data_dir, cfg.precision = p, cfg.schedule = CLMP_SCHEDULE_CONSTANT;
+  cfg.model = spec;
   clmp_trainer *t = NULL;
   clmp_status st = clmp_trainer_create(r->ctx, &cfg, &t);
   for (int i = 0; st == CLMP_SUCCESS && i < (r->opts.quick ? 1 : WARMUP_STEPS); i++)
@@ -95,23 +105,26 @@ static clmp_status measure(bench_run *r, const char *data_dir, clmp_precision p,
   return st;
 }
 
-/* PyTorch's row of the same precision, else its fp32 row. */
-static const cJSON *torch_reference(const bench_run *r, const char *precision) {
-  const cJSON *t = bench_torch_row(r, "train", "precision", precision, 0);
-  return t ? t : bench_torch_row(r, "train", "precision", "fp32", 0);
+/* PyTorch's row of the same model and precision, else its fp32 row. */
+static const cJSON *torch_reference(const bench_run *r, const char *list, const char *precision) {
+  const cJSON *t = bench_torch_row(r, list, "precision", precision, 0);
+  return t ? t : bench_torch_row(r, list, "precision", "fp32", 0);
 }
 
-static void add_row(bench_run *r, cJSON *rows, const char *name, const train_rate *m) {
-  const cJSON *t = torch_reference(r, name);
+static void add_row(bench_run *r, cJSON *rows, size_t model, const char *name,
+                    const train_rate *m) {
+  const cJSON *t = torch_reference(r, models[model].torch_list, name);
   const char *label = t ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "label")) : "";
   double ref = t ? cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "images_per_s")) : NAN;
   double x = bench_ratio(m->images_per_s, ref);
   char ratio[16], ref_text[24];
-  bench_print(r, "%-9s %6d %8.2f %12.0f   %-36s %12s %8s\n", name, m->steps, m->seconds,
-              m->images_per_s, label ? label : "-",
+  bench_print(r, "%-5s %-9s %6d %8.2f %12.0f   %-36s %12s %8s\n", models[model].spec, name,
+              m->steps, m->seconds, m->images_per_s, label ? label : "-",
               bench_value_text(ref, 0, ref_text, sizeof ref_text),
               bench_ratio_text(x, ratio, sizeof ratio));
   cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "model", models[model].spec);
+  cJSON_AddStringToObject(o, "description", models[model].description);
   cJSON_AddStringToObject(o, "precision", name);
   cJSON_AddNumberToObject(o, "steps", m->steps);
   cJSON_AddNumberToObject(o, "seconds", m->seconds);
@@ -124,16 +137,16 @@ static void add_row(bench_run *r, cJSON *rows, const char *name, const train_rat
 
 static clmp_status train_rows(bench_run *r, const char *data_dir, cJSON *out) {
   cJSON_AddStringToObject(out, "data", r->opts.data ? r->opts.data : "synthetic");
-  cJSON_AddStringToObject(out, "model", "MLP 784-512-256-10, batch 128, AdamW lr 1e-3");
-  bench_print(r, "%-9s %6s %8s %12s   %-36s %12s %8s\n", "precision", "steps", "seconds",
-              "images/s", "torch reference", "images/s", "ratio");
+  bench_print(r, "%-5s %-9s %6s %8s %12s   %-36s %12s %8s\n", "model", "precision", "steps",
+              "seconds", "images/s", "torch reference", "images/s", "ratio");
   cJSON *rows = cJSON_AddArrayToObject(out, "rows");
-  for (size_t i = 0; i < N_PREC; i++) {
-    train_rate m;
-    clmp_status st = measure(r, data_dir, precisions[i].p, &m);
-    if (st != CLMP_SUCCESS) return st;
-    add_row(r, rows, precisions[i].name, &m);
-  }
+  for (size_t k = 0; k < N_MODELS; k++)
+    for (size_t i = 0; i < N_PREC; i++) {
+      train_rate m;
+      clmp_status st = measure(r, data_dir, models[k].spec, precisions[i].p, &m);
+      if (st != CLMP_SUCCESS) return st;
+      add_row(r, rows, k, precisions[i].name, &m);
+    }
   return CLMP_SUCCESS;
 }
 
