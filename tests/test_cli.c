@@ -60,8 +60,8 @@ static const struct {
 static const struct {
   const char *section, *figure;
 } bench_figures[] = {
-    {"copy", "gb_per_s"},  {"gemm", "tflops"},        {"optim", "gb_per_s"},
-    {"start", "total_ms"}, {"train", "images_per_s"},
+    {"copy", "gb_per_s"},  {"gemm", "tflops"},    {"conv", "tflops"},
+    {"optim", "gb_per_s"}, {"start", "total_ms"}, {"train", "images_per_s"},
 };
 #define N_BENCH_SECTIONS (sizeof bench_figures / sizeof *bench_figures)
 

@@ -212,9 +212,13 @@ clmp_status clmp_conv2d_workspace_size(const clmp_ctx *ctx, const size_t x_shape
                                        size_t *bytes) {
   const char *op = "clmp_conv2d_workspace_size";
   size_t ys[4];
-  if (!ctx || !bytes)
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op, !ctx ? "ctx" : "bytes");
-  clmp_status st = clmp_conv2d_output_shape(x_shape, w_shape, p, ys);
+  if (!ctx || !bytes || !x_shape || !w_shape)
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op,
+                     !ctx       ? "ctx"
+                     : !bytes   ? "bytes"
+                     : !x_shape ? "x_shape"
+                                : "w_shape");
+  clmp_status st = conv_shape(op, "x_shape", "w_shape", x_shape, w_shape, p, ys);
   if (st != CLMP_SUCCESS) return st;
   if (ctx->is_ref) return *bytes = 0, CLMP_SUCCESS;
   conv_geom g = geom_of(x_shape, w_shape, ys, p);

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 /* The sections, in the order they run (the copy bandwidth first: optim's reference). */
-enum { BENCH_COPY, BENCH_GEMM, BENCH_OPTIM, BENCH_START, BENCH_TRAIN, BENCH_SECTIONS };
+enum { BENCH_COPY, BENCH_GEMM, BENCH_CONV, BENCH_OPTIM, BENCH_START, BENCH_TRAIN, BENCH_SECTIONS };
 
 typedef struct bench_opts {
   const char *device;   /* NULL: auto */
@@ -37,6 +37,7 @@ typedef struct bench_section {
 
 clmp_status bench_copy(bench_run *r, cJSON *out);
 clmp_status bench_gemm(bench_run *r, cJSON *out);
+clmp_status bench_conv(bench_run *r, cJSON *out);
 clmp_status bench_optim(bench_run *r, cJSON *out);
 clmp_status bench_start(bench_run *r, cJSON *out);
 clmp_status bench_train(bench_run *r, cJSON *out);
@@ -48,6 +49,11 @@ typedef clmp_status (*bench_fn)(void *user);
 
 /* The next number of a seeded sequence (Knuth's MMIX LCG: use the high bits), for test data. */
 uint64_t bench_random(uint64_t *state);
+
+/* A tensor of dtype d and shape (ndim dimensions) holding uniform values in [-1, 1) from a
+ * sequence seeded by seed and the element count. */
+clmp_status bench_random_tensor(clmp_ctx *ctx, clmp_dtype d, int ndim, const size_t *shape,
+                                uint64_t seed, clmp_tensor **out);
 
 /* Monotonic clock, seconds. */
 double bench_now(void);

@@ -81,15 +81,8 @@ static clmp_status gemm_call(void *user) {
 /* A rows x cols tensor of dtype d holding uniform values in [-1, 1). */
 static clmp_status random_matrix(clmp_ctx *ctx, clmp_dtype d, size_t rows, size_t cols,
                                  clmp_tensor **out) {
-  size_t shape[2] = {rows, cols}, n = rows * cols;
-  uint64_t s = GEMM_SEED ^ n;
-  float *v = malloc(n * sizeof *v);
-  if (!v) return CLMP_ERR_OUT_OF_HOST_MEMORY;
-  for (size_t i = 0; i < n; i++) v[i] = (float)(bench_random(&s) >> 40) * 0x1p-23f - 1.0f;
-  clmp_status st = clmp_tensor_create(ctx, d, 2, shape, out);
-  if (st == CLMP_SUCCESS) st = clmp_tensor_write(*out, CLMP_F32, v, n);
-  free(v);
-  return st;
+  size_t shape[2] = {rows, cols};
+  return bench_random_tensor(ctx, d, 2, shape, GEMM_SEED, out);
 }
 
 static clmp_status make_job(clmp_ctx *ctx, const gemm_shape *sh, const gemm_kind *k, gemm_job *j) {

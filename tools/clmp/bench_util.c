@@ -2,6 +2,7 @@
  * after a warm-up), ratios, and the printing helpers of `clmp bench`. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,6 +21,20 @@
 uint64_t bench_random(uint64_t *state) {
   *state = *state * LCG_MULTIPLIER + LCG_INCREMENT;
   return *state;
+}
+
+clmp_status bench_random_tensor(clmp_ctx *ctx, clmp_dtype d, int ndim, const size_t *shape,
+                                uint64_t seed, clmp_tensor **out) {
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  uint64_t s = seed ^ n;
+  float *v = malloc(n * sizeof *v);
+  if (!v) return CLMP_ERR_OUT_OF_HOST_MEMORY;
+  for (size_t i = 0; i < n; i++) v[i] = (float)(bench_random(&s) >> 40) * 0x1p-23f - 1.0f;
+  clmp_status st = clmp_tensor_create(ctx, d, ndim, shape, out);
+  if (st == CLMP_SUCCESS) st = clmp_tensor_write(*out, CLMP_F32, v, n);
+  free(v);
+  return st;
 }
 
 double bench_now(void) {

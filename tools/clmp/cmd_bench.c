@@ -14,6 +14,8 @@ static const bench_section sections[BENCH_SECTIONS] = {
     {"copy", "the device's copy bandwidth: clEnqueueCopyBuffer and float4 kernels", bench_copy},
     {"gemm", "f32 (CLBlast Sgemm) and mixed f16/bf16 GEMM, square and the MLP's shapes",
      bench_gemm},
+    {"conv", "conv2d forward, backward data and filter in f32/f16/bf16, CNN and ResNet-18 shapes",
+     bench_conv},
     {"optim", "fused AdamW and SGD steps (check pass included) against the copy bandwidth",
      bench_optim},
     {"start", "cold and warm (binary cache) context plus every training program", bench_start},
@@ -41,7 +43,8 @@ static void print_help(void) {
          "  --json-out FILE  the tables, and the JSON document written to FILE\n"
          "  --help           this text\n\n"
          "Units: GB/s and TFLOP/s are 1e9 bytes and 1e12 flops per second; a GEMM is 2*M*N*K\n"
-         "flops; copy bandwidth counts bytes read plus bytes written.\n");
+         "flops, a convolution 2*N*O*Ho*Wo*C/groups*kh*kw; copy bandwidth counts bytes read\n"
+         "plus bytes written.\n");
 }
 
 /* "copy,gemm" into a bit set; -1 names the first unknown section in *bad. */
@@ -85,8 +88,8 @@ static int parse(int argc, char **argv, bench_opts *o, int *child) {
     case 'o':
       if (parse_sections(optarg, &o->sections, bad, sizeof bad) != 0)
         return cli_usage_error("bench",
-                               "unknown section '%s' in --only (copy, gemm, optim, "
-                               "start, train)",
+                               "unknown section '%s' in --only (copy, gemm, conv, "
+                               "optim, start, train)",
                                bad);
       break;
     case ':': return cli_usage_error("bench", "option '%s' needs a value", argv[optind - 1]);
