@@ -7,9 +7,11 @@
  * Tolerances.
  * - Finite differences: dL/dp for L = sum(g * model(x)) against (L(p + h) - L(p - h)) / 2h with h
  *   = FD_STEP; the truncation error is O(h^2 |L'''|) and fp32 rounding of L over the outputs is
- *   about n u |terms| / h, so each checked derivative must agree within FD_RTOL of the largest
- *   derivative checked of that tensor plus FD_ATOL (a function with kinks, ReLU and max pooling,
- *   is checked on random inputs where no kink lies within h).
+ *   about n u |terms| / h (n = 12 outputs: under 1e-5 here), so each checked derivative must
+ *   agree within FD_RTOL of the largest derivative of that tensor plus FD_ATOL. ReLU and max
+ *   pooling have kinks: a step that moves a unit across one breaks the difference, and a step of
+ *   1e-2 did so for the first convolution (errors of 2.7x the tolerance, shrinking tenfold with
+ *   h = 1e-3), so h is small enough that the random inputs put no kink within it.
  * - Device against the reference: the device sums in another order and may contract to fma, and
  *   every 16-bit storage point rounds the differing sums again, so outputs and gradients are
  *   compared as ||dev - ref|| / ||ref|| within DEV_TOL_F32 (fp32 storage) or DEV_TOL_16 (f16,
@@ -24,7 +26,7 @@
 #include "harness.h"
 
 #define SEED        0x30de1u
-#define FD_STEP     1e-2
+#define FD_STEP     1e-3
 #define FD_RTOL     2e-2
 #define FD_ATOL     1e-4
 #define FD_CHECKS   6 /* elements checked per parameter tensor */
@@ -250,10 +252,7 @@ static const struct {
      "16777216}, {\"type\": \"linear\", \"out\": 16777216}, "
      "{\"type\": \"linear\", \"out\": 3}]",
      CLMP_ERR_TOO_LARGE, "1 TiB"},
-    {"activations beyond any device",
-     "[{\"type\": \"conv2d\", \"out\": 65536, \"kernel\": 1}, "
-     "{\"type\": \"conv2d\", \"out\": 65536, \"kernel\": 1}]",
-     CLMP_ERR_TOO_LARGE, "1 TiB"},
+
 };
 
 /* Nested sequentials deeper than a state_dict name can hold. */
@@ -285,6 +284,12 @@ static void expect_refused(const char *what, const char *spec, clmp_status want,
 static void test_bad_specs(void) {
   for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++)
     expect_refused(BAD[i].what, BAD[i].spec, BAD[i].want, BAD[i].needle);
+  clmp_model_config big =
+      small_config("[{\"type\": \"flatten\"}, {\"type\": \"linear\", \"out\": 3}]", CLMP_F16);
+  big.max_batch = (size_t)1 << 39; /* 2^39 images of 64 f16 elements: 64 TiB of input */
+  CU_ASSERT_EQUAL(clmp_model_check(&big, NULL), CLMP_ERR_TOO_LARGE);
+  printf("\n    activations beyond any device: %s", clmp_last_error());
+  CU_ASSERT_PTR_NOT_NULL(strstr(clmp_last_error(), "1 TiB"));
   char *deep = deep_spec(80);
   expect_refused("nested too deep", deep, CLMP_ERR_INVALID_ARGUMENT, "nested too deep");
   free(deep);
