@@ -79,7 +79,7 @@ def main():
         images, labels = make_split(d, "t10k", TEST_N, rng)
         path = os.path.join(d, "ck.safetensors")
         run = subprocess.run([clmp, "train", "--device", "ref", "--data", d, "--precision", "fp32",
-                              "--model", json.dumps(SPEC), "--batch", "32", "--epochs", "2",
+                              "--model", json.dumps(SPEC), "--batch", "32", "--epochs", "6", "--lr", "5e-3",
                               "--checkpoint", path, "--json"], capture_output=True, text=True)
         if run.returncode != 0:
             print(run.stdout, run.stderr)

@@ -91,8 +91,9 @@ clmp_status clmp__opt_size(const cJSON *o, const char *field, size_t lo, size_t 
 /* A size or a pair [h, w] of sizes. */
 clmp_status clmp__opt_pair(const cJSON *o, const char *field, size_t lo, size_t hi,
                            const char *where, size_t out[2]);
-clmp_status clmp__opt_float(const cJSON *o, const char *field, double lo, double hi,
-                            const char *where, float *out);
+/* A number in [lo, hi], kept in double so that the canonical spec prints it as written. */
+clmp_status clmp__opt_number(const cJSON *o, const char *field, double lo, double hi,
+                             const char *where, double *out);
 clmp_status clmp__opt_bool(const cJSON *o, const char *field, const char *where, int *out);
 /* Fails on any field of o not in the NULL-terminated list (type and name are always allowed). */
 clmp_status clmp__opt_only(const cJSON *o, const char *const *fields, const char *where);

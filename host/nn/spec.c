@@ -118,8 +118,8 @@ clmp_status clmp__opt_pair(const cJSON *o, const char *field, size_t lo, size_t 
   return bad_field(where, field, want);
 }
 
-clmp_status clmp__opt_float(const cJSON *o, const char *field, double lo, double hi,
-                            const char *where, float *out) {
+clmp_status clmp__opt_number(const cJSON *o, const char *field, double lo, double hi,
+                             const char *where, double *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, field);
   char want[80];
   if (!v) return CLMP_SUCCESS;
@@ -127,7 +127,7 @@ clmp_status clmp__opt_float(const cJSON *o, const char *field, double lo, double
     snprintf(want, sizeof want, "a number from %g to %g", lo, hi);
     return bad_field(where, field, want);
   }
-  *out = (float)v->valuedouble;
+  *out = v->valuedouble;
   return CLMP_SUCCESS;
 }
 
@@ -180,8 +180,7 @@ static clmp_status layer_new(const cJSON *spec, const char *prefix, const clmp__
   const cJSON *type = cJSON_GetObjectItemCaseSensitive(spec, "type");
   const cJSON *nm = cJSON_GetObjectItemCaseSensitive(spec, "name");
   if (!cJSON_IsString(type))
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %s: no \"type\" string",
-                     prefix);
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %s: no \"type\" string", prefix);
   if (!(*kind = find_kind(type->valuestring)))
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
                      "model spec: layer %s: unknown type \"%.64s\" (linear, relu, gelu, flatten, "

@@ -6,12 +6,12 @@
 #include "../../runtime/error.h"
 #include "../layer.h"
 
-#define EPS_DEFAULT      1e-5f
-#define MOMENTUM_DEFAULT 0.1f
+#define EPS_DEFAULT      1e-5
+#define MOMENTUM_DEFAULT 0.1
 
 typedef struct bn_layer {
   clmp__layer base;
-  float eps, momentum;
+  double eps, momentum;
   size_t gamma, beta, mean, var, count; /* registry entries */
   size_t save_mean, save_invstd, y, dx; /* blocks */
   const clmp_tensor *x;
@@ -22,15 +22,15 @@ static clmp_status bn_parse(clmp__layer *l, const cJSON *spec, const char *where
   bn_layer *b = (bn_layer *)l;
   b->eps = EPS_DEFAULT, b->momentum = MOMENTUM_DEFAULT;
   clmp_status st = clmp__opt_only(spec, fields, where);
-  if (!st) st = clmp__opt_float(spec, "eps", 1e-12, 1.0, where, &b->eps);
-  if (!st) st = clmp__opt_float(spec, "momentum", 0.0, 1.0, where, &b->momentum);
+  if (!st) st = clmp__opt_number(spec, "eps", 1e-12, 1.0, where, &b->eps);
+  if (!st) st = clmp__opt_number(spec, "momentum", 0.0, 1.0, where, &b->momentum);
   return st;
 }
 
 static clmp_status bn_describe(const clmp__layer *l, cJSON *out) {
   const bn_layer *b = (const bn_layer *)l;
-  if (!cJSON_AddNumberToObject(out, "eps", (double)b->eps) ||
-      !cJSON_AddNumberToObject(out, "momentum", (double)b->momentum))
+  if (!cJSON_AddNumberToObject(out, "eps", b->eps) ||
+      !cJSON_AddNumberToObject(out, "momentum", b->momentum))
     return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "model spec: %s", l->where);
   return CLMP_SUCCESS;
 }
@@ -61,13 +61,13 @@ static clmp_status bn_forward(clmp__layer *l, const clmp__run *r, const clmp_ten
   clmp_status st = clmp__act(r, b->y, &l->out, &out);
   const clmp_tensor *g = clmp__param_master(m, b->gamma), *be = clmp__param_master(m, b->beta);
   if (!st && r->train) {
-    st = clmp_batch_norm_train(x, g, be, b->momentum, b->eps, clmp__buffer(m, b->mean),
-                               clmp__buffer(m, b->var), clmp__state(m, b->save_mean),
-                               clmp__state(m, b->save_invstd), out);
+    st = clmp_batch_norm_train(x, g, be, (float)b->momentum, (float)b->eps,
+                               clmp__buffer(m, b->mean), clmp__buffer(m, b->var),
+                               clmp__state(m, b->save_mean), clmp__state(m, b->save_invstd), out);
     if (!st) (*clmp__counter(m, b->count))++;
   } else if (!st) {
-    st = clmp_batch_norm_eval(x, g, be, clmp__buffer(m, b->mean), clmp__buffer(m, b->var), b->eps,
-                              out);
+    st = clmp_batch_norm_eval(x, g, be, clmp__buffer(m, b->mean), clmp__buffer(m, b->var),
+                              (float)b->eps, out);
   }
   *y = out;
   return st;

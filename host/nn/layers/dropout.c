@@ -6,14 +6,14 @@
 #include "../../runtime/util.h"
 #include "../layer.h"
 
-#define P_DEFAULT  0.5f
-#define P_MAX      0.999f
+#define P_DEFAULT  0.5
+#define P_MAX      0.999
 #define LAYER_SALT 0x9e3779b97f4a7c15ull
 #define RUN_SALT   0xd1b54a32d192ed03ull
 
 typedef struct dropout_layer {
   clmp__layer base;
-  float p;
+  double p;
   size_t y, dx;
   uint64_t seed; /* of the last training forward */
 } dropout_layer;
@@ -23,11 +23,11 @@ static clmp_status dropout_parse(clmp__layer *l, const cJSON *spec, const char *
   dropout_layer *d = (dropout_layer *)l;
   d->p = P_DEFAULT;
   clmp_status st = clmp__opt_only(spec, fields, where);
-  return st ? st : clmp__opt_float(spec, "p", 0.0, P_MAX, where, &d->p);
+  return st ? st : clmp__opt_number(spec, "p", 0.0, P_MAX, where, &d->p);
 }
 
 static clmp_status dropout_describe(const clmp__layer *l, cJSON *out) {
-  if (!cJSON_AddNumberToObject(out, "p", (double)((const dropout_layer *)l)->p))
+  if (!cJSON_AddNumberToObject(out, "p", ((const dropout_layer *)l)->p))
     return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "model spec: %s", l->where);
   return CLMP_SUCCESS;
 }
@@ -51,7 +51,7 @@ static clmp_status dropout_forward(clmp__layer *l, const clmp__run *r, const clm
       clmp__model_seed(r->model) ^ (LAYER_SALT * (uint64_t)(l->id + 1)) ^ (RUN_SALT * (r->rng + 1));
   d->seed = clmp__splitmix64(&s);
   clmp_status st = clmp__act(r, d->y, &l->out, &out);
-  if (st == CLMP_SUCCESS) st = clmp_dropout(x, d->p, d->seed, out);
+  if (st == CLMP_SUCCESS) st = clmp_dropout(x, (float)d->p, d->seed, out);
   *y = out;
   return st;
 }
@@ -63,7 +63,7 @@ static clmp_status dropout_backward(clmp__layer *l, const clmp__run *r, const cl
   *dx = NULL;
   if (!l->need_dx) return CLMP_SUCCESS;
   clmp_status st = clmp__act(r, d->dx, &l->in, &out);
-  if (st == CLMP_SUCCESS) st = clmp_dropout_backward(dy, d->p, d->seed, out);
+  if (st == CLMP_SUCCESS) st = clmp_dropout_backward(dy, (float)d->p, d->seed, out);
   *dx = out;
   return st;
 }
