@@ -121,6 +121,40 @@ inline float col2im_element(__global const float *dcol, const conv_geom *g, cons
   return s;
 }
 
+/* Outputs of a row of dx that a CPU work-item gathers at once (a private array). */
+#define COL2IM_SEGMENT 64
+
+/* Row r = (b, c, ih) of dx from dcol, COL2IM_SEGMENT outputs at a time: each tap (i, j) in the
+ * order of col2im_element adds its contiguous run of dcol (every sw-th output) to all of them, so
+ * every element sums what col2im_element sums, in the same order. */
+inline void col2im_row(__global const float *dcol, __global TYPE(OUT_DT) *dx, const conv_geom *g,
+                       const ulong r) {
+  const int ih = (int)(r % g->h), c = (int)(r / g->h % g->c), b = (int)(r / g->h / g->c);
+  const int sw = g->sw, last = (g->wo - 1) * sw; /* the last tap position of a row */
+  for (int s0 = 0; s0 < g->w; s0 += COL2IM_SEGMENT) {
+    const int s1 = min(s0 + COL2IM_SEGMENT, g->w);
+    float acc[COL2IM_SEGMENT];
+    for (int t = 0; t < COL2IM_SEGMENT; t++) acc[t] = 0.0f;
+    for (int i = 0; i < g->kh; i++) {
+      const int th = ih + g->ph - i * g->dh;
+      if (th < 0) break;
+      if (th % g->sh || th / g->sh >= g->ho) continue;
+      __global const float *row = dcol + (ulong)(c * g->kh + i) * g->kw * col_len(g) +
+                                  b * plane(g) + (ulong)(th / g->sh) * g->wo;
+      for (int j = 0; j < g->kw; j++, row += col_len(g)) {
+        /* The outputs iw of the segment whose tap position iw + off is a multiple of sw in
+         * [0, last]. */
+        const int off = g->pw - j * g->dw;
+        int lo = max(s0, -off);
+        const int rem = (lo + off) % sw, hi = min(s1, last - off + 1);
+        if (rem) lo += sw - rem;
+        for (int iw = lo; iw < hi; iw += sw) acc[iw - s0] += row[(iw + off) / sw];
+      }
+    }
+    for (int iw = s0; iw < s1; iw++) STORE(OUT_DT, dx, r * g->w + iw, acc[iw - s0]);
+  }
+}
+
 /* dx [nb, C, H, W] at dx_off, rounded once to OUT_DT, from dcol at dcol_off. CPUs: a block of
  * whole rows (b, c, ih) per item; elsewhere one element per item. */
 __kernel void conv_col2im(__global const float *dcol, const ulong dcol_off,
@@ -128,12 +162,7 @@ __kernel void conv_col2im(__global const float *dcol, const ulong dcol_off,
   const conv_geom gv = GEOM_UNPACK(geo), *g = &gv;
   const ulong rows = (ulong)g->nb * g->c * g->h;
 #if CLMP_CPU
-  CLMP_FOR_ITEMS(r, rows) {
-    const int ih = (int)(r % g->h), c = (int)(r / g->h % g->c);
-    const int b = (int)(r / g->h / g->c);
-    for (int iw = 0; iw < g->w; iw++)
-      STORE(OUT_DT, dx, dx_off + r * g->w + iw, col2im_element(dcol + dcol_off, g, b, c, ih, iw));
-  }
+  CLMP_FOR_ITEMS(r, rows) col2im_row(dcol + dcol_off, dx + dx_off, g, r);
 #else
   CLMP_FOR_ITEMS(e, rows * g->w) {
     const ulong r = e / g->w;

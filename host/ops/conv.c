@@ -105,8 +105,8 @@ static clmp_status conv_shape(const char *op, const char *x, const char *w, cons
     return CLMP_FAIL(CLMP_ERR_INVALID_SHAPE,
                      "%s: %s has %zu input channels per group, %s has %zu / p->groups %zu", op, w,
                      ws[1], x, xs[1], g);
-  if (xs[1] > CONV_INDEX_MAX || ws[0] > CONV_INDEX_MAX ||
-      (uint64_t)ws[2] * ws[3] > CONV_INDEX_MAX / xs[1])
+  if (xs[1] > CONV_INDEX_MAX || ws[0] > CONV_INDEX_MAX || ws[2] > CONV_INDEX_MAX ||
+      ws[3] > CONV_INDEX_MAX || (uint64_t)ws[2] * ws[3] > CONV_INDEX_MAX / xs[1])
     return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW,
                      "%s: %zu channels in, %zu out, %zu x %zu taps: beyond 2^31 - 1", op, xs[1],
                      ws[0], ws[2], ws[3]);
@@ -298,6 +298,18 @@ static size_t usable_bytes(const clmp_tensor *ws) {
   return aligned < end ? end - aligned : 0;
 }
 
+/* A workspace for the call: as many images as chunk_cap allows and the device's largest buffer
+ * holds (the start's alignment included), at least one (too large a one fails to allocate). */
+static clmp_status workspace_own(clmp_ctx *ctx, const conv_layout *l, const conv_geom *g,
+                                 clmp_tensor **own) {
+  size_t limit = ctx->info.max_alloc > CONV_ALIGN ? (size_t)ctx->info.max_alloc - CONV_ALIGN : 0;
+  size_t nb = images_fitting(l, limit, g->n), cap = chunk_cap(ctx, l, g), bytes = 0;
+  nb = nb < cap ? nb : cap;
+  if (!mul_add(1, layout_bytes(l, nb ? nb : 1), CONV_ALIGN, &bytes))
+    return CLMP_FAIL(CLMP_ERR_SIZE_OVERFLOW, "conv2d: the workspace of one image overflows");
+  return clmp_tensor_create(ctx, CLMP_U8, 1, &bytes, own);
+}
+
 /* On OpenCL devices: the caller's workspace if it holds one image's share, else a failure; with
  * none, *own: one allocated for the call, for the whole batch if the device allows a buffer that
  * large, else for as many images as it does. */
@@ -313,11 +325,7 @@ static clmp_status workspace_for(const conv_call *c, const conv_geom *g, clmp_te
                      "%s: the workspace has %zu bytes (%zu past its %u-byte alignment), one image "
                      "needs %zu past it (clmp_conv2d_workspace_size gives the whole batch's)",
                      c->op, clmp_tensor_nbytes(c->ws), usable_bytes(c->ws), CONV_ALIGN, one);
-  if (c->ws) return CLMP_SUCCESS;
-  size_t nb = images_fitting(&l, (size_t)ctx->info.max_alloc, g->n), cap = chunk_cap(ctx, &l, g);
-  nb = nb < cap ? nb : cap;
-  size_t bytes = (nb ? layout_bytes(&l, nb) : one) + CONV_ALIGN;
-  return clmp_tensor_create(ctx, CLMP_U8, 1, &bytes, own);
+  return c->ws ? CLMP_SUCCESS : workspace_own(ctx, &l, g, own);
 }
 
 /* The checks, the workspace, then the context's backend. */

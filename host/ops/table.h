@@ -82,8 +82,9 @@ typedef struct clmp__ops {
   clmp_status (*amp_update)(const clmp__scaler_params *p, clmp_tensor *state);
   clmp_status (*add)(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y);
   clmp_status (*dropout)(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y);
-  /* Convolutions: ws is a workspace of at least one image's share (never NULL here: the
-   * dispatcher allocates one when the caller gives none; the reference ignores it). */
+  /* Convolutions: ws is a workspace of at least one image's share (on OpenCL devices never
+   * NULL here: the dispatcher allocates one when the caller gives none; the reference ignores
+   * it, and may get NULL). */
   clmp_status (*conv2d)(const clmp_tensor *x, const clmp_tensor *w, const clmp_conv2d_params *p,
                         clmp_tensor *ws, clmp_tensor *y);
   clmp_status (*conv2d_backward_data)(const clmp_tensor *dy, const clmp_tensor *w,

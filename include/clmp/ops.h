@@ -75,42 +75,55 @@ CLMP_API clmp_status clmp_bias_grad(const clmp_tensor *dy, float beta, clmp_tens
 /* --- convolution (NCHW, as torch.nn.functional.conv2d) ------------------------------------- */
 
 /* Stride, zero padding and dilation, each [height, width], and groups (C and O multiples of it;
- * groups == C is depthwise). */
+ * groups == C is depthwise). The padding takes part in the products as zeros (so an inf weight
+ * that meets the padding gives NaN, as in an im2col convolution). */
 typedef struct clmp_conv2d_params {
   size_t stride[2], padding[2], dilation[2];
   size_t groups;
 } clmp_conv2d_params;
 
-/* Stride 1, padding 0, dilation 1, groups 1. */
+/* Stride 1, padding 0, dilation 1, groups 1 (p NULL: nothing). */
 CLMP_API void clmp_conv2d_params_default(clmp_conv2d_params *p);
 
 /* y's shape [N, O, Ho, Wo] for x [N, C, H, W] and w [O, C / groups, kh, kw]:
- * Ho = (H + 2 pad - dil (kh - 1) - 1) / stride + 1. CLMP_ERR_INVALID_SHAPE when the shapes do not
- * fit together or the output would be empty; CLMP_ERR_INVALID_ARGUMENT for a 0 stride, dilation
- * or groups. */
+ * Ho = (H + 2 pad - dil (kh - 1) - 1) / stride + 1, Wo alike. CLMP_ERR_INVALID_ARGUMENT for a
+ * NULL pointer or a 0 stride, dilation or groups; CLMP_ERR_INVALID_SHAPE for a 0 dimension,
+ * groups that do not divide C and O, w's channels other than C / groups, or an empty output;
+ * CLMP_ERR_SIZE_OVERFLOW when a size, the padded input (H + 2 pad), the dilated kernel, the
+ * stride or C kh kw exceeds 2^31 - 1 (the kernels index in 32 bits; nothing overflows size_t
+ * whatever the values). y_shape is written only on success. */
 CLMP_API clmp_status clmp_conv2d_output_shape(const size_t x_shape[4], const size_t w_shape[4],
                                               const clmp_conv2d_params *p, size_t y_shape[4]);
 
-/* The workspace, in bytes, that the convolution ops on ctx use to process a whole batch of
- * x_shape at once (im2col columns and GEMM operands on OpenCL devices; 0 on the reference). A
- * smaller workspace is used in chunks of images; one smaller than a single image's share is
- * refused. */
+/* The workspace, in bytes, that any of the three convolution ops on ctx needs to process a whole
+ * batch of x_shape at once, whatever the dtypes (0 on the reference): im2col columns, the output
+ * side permuted for the GEMM, the filter gradient's fp32 accumulator, and the alignment of a
+ * workspace at any byte offset. A smaller workspace is used in chunks of images (fewer GEMMs of
+ * more columns run faster: give the whole batch's where memory allows; on CPUs the ops cap a
+ * chunk at a few MiB of columns, which keeps them in the cache, whatever the workspace); one
+ * smaller than a single image's share is refused with CLMP_ERR_INVALID_SHAPE on OpenCL devices.
+ * Errors as clmp_conv2d_output_shape's. */
 CLMP_API clmp_status clmp_conv2d_workspace_size(const clmp_ctx *ctx, const size_t x_shape[4],
                                                 const size_t w_shape[4],
                                                 const clmp_conv2d_params *p, size_t *bytes);
 
-/* y = conv2d(x, w): x [N, C, H, W], w [O, C / groups, kh, kw], y [N, O, Ho, Wo], fp32
- * accumulation, one rounding to y's dtype. workspace: a tensor of any dtype whose bytes the op
- * may use (NULL: the op allocates its own for the call). No bias: clmp_bias_add adds it. */
+/* y = conv2d(x, w): x [N, C, H, W], w [O, C / groups, kh, kw], y [N, O, Ho, Wo], each f32, f16
+ * or bf16; fp32 accumulation, one rounding to y's dtype. workspace: a tensor of any dtype on the
+ * same context, at any offset, whose bytes the op may overwrite (it may not overlap x, w or y);
+ * NULL: the op allocates its own for the call (at most the device's largest buffer). The same
+ * arguments give the same bits every run on a device. No bias: clmp_bias_add adds it. */
 CLMP_API clmp_status clmp_conv2d(const clmp_tensor *x, const clmp_tensor *w,
                                  const clmp_conv2d_params *p, clmp_tensor *workspace,
                                  clmp_tensor *y);
-/* dx = the gradient of conv2d with respect to x, from dy [N, O, Ho, Wo] and w. */
+/* dx = the gradient of conv2d with respect to x, from dy [N, O, Ho, Wo] and w: each element of
+ * dx sums the products that reach it in a fixed order (a gather, no atomics); workspace as for
+ * clmp_conv2d. */
 CLMP_API clmp_status clmp_conv2d_backward_data(const clmp_tensor *dy, const clmp_tensor *w,
                                                const clmp_conv2d_params *p, clmp_tensor *workspace,
                                                clmp_tensor *dx);
 /* dw = the gradient of conv2d with respect to w, from x and dy, + beta * dw (beta 0: dw is not
- * read), summed over the batch in fp32 in a fixed order. */
+ * read; beta 1: gradient accumulation), summed over the batch in fp32 in a fixed order and
+ * rounded once to dw's dtype; workspace as for clmp_conv2d. */
 CLMP_API clmp_status clmp_conv2d_backward_filter(const clmp_tensor *x, const clmp_tensor *dy,
                                                  const clmp_conv2d_params *p, float beta,
                                                  clmp_tensor *workspace, clmp_tensor *dw);

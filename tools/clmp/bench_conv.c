@@ -1,8 +1,10 @@
 /* tools/clmp/bench_conv.c: the conv section: clmp_conv2d, clmp_conv2d_backward_data and
  * clmp_conv2d_backward_filter at the CNN preset's shapes (batch 128) and ResNet-18's 3x3 shapes
- * (batch 32), in f32, f16 and bf16, each against a reference measured in the same run on the same
- * shape: fp32 im2col and CLBlast's Sgemm one image at a time, as Caffe does (cl/bench.cl's
- * bench_im2col and bench_col2im, Sgemm through clmp_gemm_ex). */
+ * (batch 32), in f32, f16 and bf16 (x, w, y alike; a whole-batch workspace), each against a
+ * reference measured in the same run on the same shape: fp32 im2col and CLBlast's Sgemm one image
+ * at a time, as Caffe does (cl/bench.cl's bench_im2col and bench_col2im, Sgemm through
+ * clmp_gemm_ex). On slow devices a shape's batch shrinks so that a reference forward call takes
+ * at most CONV_CALL_BUDGET (the N column says the batch measured). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
