@@ -16,6 +16,20 @@
 #define CLMP_FOR_ITEMS(i, n) for (ulong i = get_global_id(0); i < (n); i += get_global_size(0))
 #endif
 
+/* The rows and columns of a clmp__launch_rows range (host/runtime/launch.h): rows over dimension
+ * 1, the columns of a row over dimension 0. On CPUs the range is one item wide, and the columns
+ * run as a loop of unit step, which the compiler vectorises (PoCL, bn_eval of 6.4e6 f16: 41 ms
+ * with the strided loop, 9 ms). */
+#define CLMP_FOR_ROWS(r, n) for (ulong r = get_global_id(1); r < (n); r += get_global_size(1))
+#if CLMP_CPU
+#define CLMP_COL_FIRST 0
+#define CLMP_COL_STEP  1
+#else
+#define CLMP_COL_FIRST get_global_id(0)
+#define CLMP_COL_STEP  get_global_size(0)
+#endif
+#define CLMP_FOR_COLS(j, n) for (ulong j = CLMP_COL_FIRST; j < (n); j += CLMP_COL_STEP)
+
 #define TYPE_F32  float
 #define TYPE_F16  half
 #define TYPE_BF16 ushort

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../host/runtime/runtime.h"
 #include "harness.h"
 
 clmp_test_device clmp_test_devs[CLMP_TEST_MAX_DEVICES];
@@ -40,6 +41,24 @@ int clmp_test_devices_open(int with_ref) {
   }
   if (with_ref && open_one("ref") != 0) return clmp_test_devices_close(), -1;
   return clmp_test_ndevs;
+}
+
+int clmp_test_devices_add_gpu_form(void) {
+  if (clmp_test_ndevs >= CLMP_TEST_MAX_DEVICES || !clmp_test_ndevs ||
+      clmp_ctx_device(clmp_test_devs[0].ctx)->kind == CLMP_DEVICE_REF)
+    return -1;
+  if (open_one("cl:0") != 0) return -1;
+  clmp_test_device *d = &clmp_test_devs[clmp_test_ndevs - 1];
+  snprintf(d->id, sizeof d->id, "cl:0 gpu");
+  d->ctx->info.kind = CLMP_DEVICE_GPU; /* programs built from now on get CLMP_CPU=0 */
+  printf("  device %s: the same, with the GPU forms of the kernels\n", d->id);
+  return clmp_test_ndevs;
+}
+
+int clmp_test_devices_open_with_gpu_form(void) {
+  if (clmp_test_devices_open(1) <= 0 || !clmp_test_ref_ctx()) return -1;
+  clmp_test_devices_add_gpu_form(); /* none without OpenCL: the reference alone then */
+  return 0;
 }
 
 int clmp_test_devices_close(void) {
@@ -135,6 +154,26 @@ void clmp_test_expect_close(const char *what, const clmp_tensor *got, const clmp
     char msg[512];
     snprintf(msg, sizeof msg, "%s: element %zu: got %.9g, want %.9g", what, r.worst, r.got_worst,
              r.want_worst);
+    CU_assertImplementation(CU_FALSE, __LINE__, msg, __FILE__, "", CU_FALSE);
+  }
+  free(g);
+  free(w);
+}
+
+void clmp_test_expect_within(const char *what, const clmp_tensor *got, const clmp_tensor *want,
+                             const float *bound, double max_ulp) {
+  CU_ASSERT_EQUAL_FATAL(clmp_tensor_dtype(got), clmp_tensor_dtype(want));
+  CU_ASSERT_EQUAL_FATAL(clmp_tensor_numel(got), clmp_tensor_numel(want));
+  void *g = read_raw(got), *w = read_raw(want);
+  clmp__tolerance tol = {0, 0, max_ulp};
+  clmp__compare_result r;
+  clmp__compare_sum(clmp_tensor_dtype(got), g, w, bound, 1.0, clmp_tensor_numel(got), &tol, &r);
+  printf("\n    %s: max abs %.3g, max ulp %.0f, %zu/%zu failed", what, r.max_abs, r.max_ulp,
+         r.failed, r.n);
+  if (r.failed) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: element %zu: got %.9g, want %.9g, bound %.3g", what, r.worst,
+             r.got_worst, r.want_worst, (double)bound[r.worst]);
     CU_assertImplementation(CU_FALSE, __LINE__, msg, __FILE__, "", CU_FALSE);
   }
   free(g);

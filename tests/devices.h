@@ -16,6 +16,13 @@ typedef struct clmp_test_device {
 /* Opens a context on every OpenCL device and on "ref" (with_ref) and returns how many; prints
  * each one. Returns -1 (after printing why) when a context fails. CUnit suite inits call it. */
 int clmp_test_devices_open(int with_ref);
+/* Adds a context on cl:0 that calls its device a GPU ("cl:0 gpu"), so that the GPU forms of the
+ * kernels (work-group trees, grid strides, rows several items wide) run, and are checked, on a
+ * CPU device too. Returns the device count, or -1 when there is no OpenCL device to do it on. */
+int clmp_test_devices_add_gpu_form(void);
+/* A suite init: every device, the reference and the GPU forms on cl:0 (when there is an OpenCL
+ * device); 0, or -1 when a context fails. */
+int clmp_test_devices_open_with_gpu_form(void);
 /* Frees the contexts; returns 0 (the signature CUnit's cleanup wants). */
 int clmp_test_devices_close(void);
 
@@ -40,6 +47,12 @@ float *clmp_test_read(const clmp_tensor *t);
  * element is printed when one does). */
 void clmp_test_expect_close(const char *what, const clmp_tensor *got, const clmp_tensor *want,
                             const clmp__tolerance *tol);
+
+/* The same for the result of a sum: element i passes when both are NaN or equal, or within
+ * bound[i] of each other (bound: fp32, got's element count), or within max_ulp units of got's
+ * dtype (a 16-bit output's last rounding). */
+void clmp_test_expect_within(const char *what, const clmp_tensor *got, const clmp_tensor *want,
+                             const float *bound, double max_ulp);
 
 /* A view of shape (ndim 1..4) placed pad elements into a 1-D base that holds CLMP_TEST_GUARD all
  * around it, so that a kernel writing outside its view is caught. */

@@ -53,6 +53,16 @@ clmp_status clmp__check_matrix(const clmp_tensor *t, const char *op, const char 
   return st;
 }
 
+clmp_status clmp__check_channels(const clmp_tensor *t, const char *op, const char *name,
+                                 clmp__ncs *out) {
+  clmp_status st = clmp__check_tensor(t, op, name);
+  if (st == CLMP_SUCCESS && (t->ndim < 2 || t->ndim > 4))
+    st = CLMP_FAIL(CLMP_ERR_INVALID_SHAPE, "%s: %s has %d dimensions (2 to 4 needed: [N, C, ...])",
+                   op, name, t->ndim);
+  if (st == CLMP_SUCCESS) *out = clmp__ncs_of(t);
+  return st;
+}
+
 clmp_status clmp__check_disjoint(const clmp_tensor *out, const clmp_tensor *in, int alias_ok,
                                  const char *op, const char *out_name, const char *in_name) {
   if (!out || !in || !clmp__tensors_overlap(out, in)) return CLMP_SUCCESS;

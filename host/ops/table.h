@@ -201,6 +201,23 @@ clmp_status clmp__check_scalar(const clmp_tensor *t, clmp_dtype d, const clmp_te
 /* A matrix [rows, cols]: a 2-D tensor; *rows and *cols receive its dimensions. */
 clmp_status clmp__check_matrix(const clmp_tensor *t, const char *op, const char *name, size_t *rows,
                                size_t *cols);
+/* A tensor of 2 to 4 dimensions seen as [N, C, S]: dimension 0, dimension 1 (channels, or a
+ * matrix's columns) and the product of the rest (1 for a matrix). */
+typedef struct clmp__ncs {
+  size_t n, c, s;
+} clmp__ncs;
+static inline clmp__ncs clmp__ncs_of(const clmp_tensor *t) {
+  clmp__ncs v = {t->shape[0], t->ndim > 1 ? t->shape[1] : 1, 1};
+  for (int i = 2; i < t->ndim; i++) v.s *= t->shape[i];
+  return v;
+}
+/* The index of element j < N S of channel c of a contiguous [N, C, S] view. */
+static inline size_t clmp__ncs_index(clmp__ncs v, size_t c, size_t j) {
+  return (j / v.s * v.c + c) * v.s + j % v.s;
+}
+/* t has 2 to 4 dimensions; *out receives its [N, C, S] view. */
+clmp_status clmp__check_channels(const clmp_tensor *t, const char *op, const char *name,
+                                 clmp__ncs *out);
 /* An output's bytes may not meet an input's; with alias_ok they may be the very same elements
  * (same offset, byte size and element size: an element-wise op run in place). */
 clmp_status clmp__check_disjoint(const clmp_tensor *out, const clmp_tensor *in, int alias_ok,

@@ -25,6 +25,15 @@ clmp_status clmp__launch_2d(clmp_ctx *ctx, cl_kernel kernel, const char *name,
                             const clmp__arg *args, int nargs, const size_t groups[2],
                             const size_t local[2]);
 
+/* Sets the arguments and enqueues a kernel over the rows of a [rows, cols] grid of work:
+ * dimension 1 of the range strides over rows, dimension 0 over the columns of one row (kernels
+ * loop with a stride on both). GPUs: groups of 256 items (fewer where the device allows less), as
+ * many of them across a row as its columns fill (a power of two), the rest over rows; CPUs: one
+ * item per row, which walks the row's columns in order (contiguous memory per item). Does not
+ * wait. */
+clmp_status clmp__launch_rows(clmp_ctx *ctx, cl_kernel kernel, const char *name,
+                              const clmp__arg *args, int nargs, size_t rows, size_t cols);
+
 /* Sets nargs arguments, then enqueues a 1-D range that covers n elements (kernels loop with a
  * grid stride, so the range may be smaller than n). Does not wait. */
 clmp_status clmp__launch_1d(clmp_ctx *ctx, cl_kernel kernel, const char *name,

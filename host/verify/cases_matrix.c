@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../ops/reduce.h"
 #include "../runtime/error.h"
 #include "verify_impl.h"
 
@@ -31,21 +32,32 @@ static clmp__tolerance out_ulp(clmp_dtype out, double atol) {
 
 /* --- bias ----------------------------------------------------------------------------------- */
 
-static void bias_add_row(venv *e, clmp_dtype yd, clmp_dtype bd, const size_t *mn, int special) {
-  float *vy = values(e, mn[0] * mn[1], -4, 4, special), *vb = values(e, mn[1], -4, 4, 0);
+/* NCHW shapes of the per-channel bias: small planes (row blocks), one chunk, rows folded. */
+static const size_t NCHWS[][4] = {{2, 3, 8, 8}, {16, 32, 14, 14}, {300, 4, 8, 8}};
+#define N_NCHWS (sizeof NCHWS / sizeof *NCHWS)
+
+static void bias_add_row_nd(venv *e, clmp_dtype yd, clmp_dtype bd, int ndim, const size_t *shape,
+                            int special) {
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  float *vy = values(e, n, -4, 4, special), *vb = values(e, shape[1], -4, 4, 0);
   pair y = {0}, b = {0};
   char dt[48], sh[48];
   snprintf(dt, sizeof dt, "y %s, bias %s", clmp_dtype_name(yd), clmp_dtype_name(bd));
   clmp__verify_row row; /* one rounding of y + b: 1 ulp of y's dtype */
-  clmp__verify_row_init(&row, "bias_add", dt, clmp__verify_shape(sh, sizeof sh, 2, mn), special,
-                        (clmp__tolerance){0, 0, 1});
+  clmp__verify_row_init(&row, "bias_add", dt, clmp__verify_shape(sh, sizeof sh, ndim, shape),
+                        special, (clmp__tolerance){0, 0, 1});
   clmp_status st =
-      vy && vb ? clmp__verify_pair(e, yd, 2, mn, vy, &y) : clmp__verify_no_memory(&row);
-  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, bd, 1, &mn[1], vb, &b);
+      vy && vb ? clmp__verify_pair(e, yd, ndim, shape, vy, &y) : clmp__verify_no_memory(&row);
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, bd, 1, &shape[1], vb, &b);
   clmp_status sd = st ? st : clmp_bias_add(y.d, b.d), sr = st ? st : clmp_bias_add(y.r, b.r);
   clmp__verify_finish(e, &row, sd, sr, &y);
   clmp__verify_pair_free(&y), clmp__verify_pair_free(&b);
   free(vy), free(vb);
+}
+
+static void bias_add_row(venv *e, clmp_dtype yd, clmp_dtype bd, const size_t *mn, int special) {
+  bias_add_row_nd(e, yd, bd, 2, mn, special);
 }
 
 static void bias_add_rows(venv *e) {
@@ -55,6 +67,10 @@ static void bias_add_rows(venv *e) {
     for (size_t m = 0; m < N_MATS; m++)
       for (int special = 0; special < 2; special++)
         bias_add_row(e, combos[c][0], combos[c][1], MATS[m], special);
+  for (size_t c = 0; c < 4; c++)
+    for (size_t m = 0; m < N_NCHWS; m++)
+      for (int special = 0; special < 2; special++)
+        bias_add_row_nd(e, combos[c][0], combos[c][1], 4, NCHWS[m], special);
 }
 
 /* The magnitude of bias_grad's terms: sum over rows of |dy| + |beta| |db|, on the reference. */
@@ -68,11 +84,15 @@ static clmp_status bias_grad_magnitude(venv *e, const pair *dy, float beta, cons
   return st;
 }
 
-/* A column sum of M values in fp32: (M + 1) u32 times the magnitude of its terms, plus 1 ulp of
- * a 16-bit output. */
-static void bias_grad_row(venv *e, clmp_dtype dyd, clmp_dtype dbd, const size_t *mn, float beta,
-                          int special) {
-  float *v = values(e, mn[0] * mn[1], -1, 1, special), *vb = values(e, mn[1], -1, 1, 0);
+/* A column sum of M values in fp32: (M + 1) u32 times the magnitude of its terms for a matrix
+ * (its order, rows in blocks, predates the NCHW one); for NCHW the depth d of the device's order
+ * (clmp__sum_depth) gives (d + 2) u32 (the sum, then beta's product and sum); plus 1 ulp of a
+ * 16-bit output. */
+static void bias_grad_row(venv *e, clmp_dtype dyd, clmp_dtype dbd, int ndim, const size_t *shape,
+                          float beta, int special) {
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= shape[i];
+  float *v = values(e, n, -1, 1, special), *vb = values(e, shape[1], -1, 1, 0);
   pair dy = {0}, db = {0};
   clmp_tensor *mag = NULL;
   char dt[48], sh[48];
@@ -80,12 +100,15 @@ static void bias_grad_row(venv *e, clmp_dtype dyd, clmp_dtype dbd, const size_t 
            (double)beta);
   clmp__verify_row row;
   clmp__tolerance tol = {0, 0, dbd == CLMP_F32 ? 0 : 1};
-  clmp__verify_row_init(&row, "bias_grad", dt, clmp__verify_shape(sh, sizeof sh, 2, mn), special,
-                        tol);
-  row.mtol = ((double)mn[0] + 1.0) * U32;
+  clmp__verify_row_init(&row, "bias_grad", dt, clmp__verify_shape(sh, sizeof sh, ndim, shape),
+                        special, tol);
+  clmp__ncs view = {shape[0], shape[1], n / shape[0] / shape[1]};
+  clmp__sum order = {CLMP__TERM_X, NULL, NULL, NULL, 0, view, 0, 1};
+  row.mtol =
+      ndim == 2 ? ((double)shape[0] + 1.0) * U32 : ((double)clmp__sum_depth(&order) + 2) * U32;
   clmp_status st =
-      v && vb ? clmp__verify_pair(e, dyd, 2, mn, v, &dy) : clmp__verify_no_memory(&row);
-  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, dbd, 1, &mn[1], vb, &db);
+      v && vb ? clmp__verify_pair(e, dyd, ndim, shape, v, &dy) : clmp__verify_no_memory(&row);
+  if (st == CLMP_SUCCESS) st = clmp__verify_pair(e, dbd, 1, &shape[1], vb, &db);
   if (st == CLMP_SUCCESS) st = bias_grad_magnitude(e, &dy, beta, &db, &mag);
   clmp_status sd = st ? st : clmp_bias_grad(dy.d, beta, db.d);
   clmp_status sr = st ? st : clmp_bias_grad(dy.r, beta, db.r);
@@ -99,8 +122,14 @@ static void bias_grad_rows(venv *e) {
   for (int d = 0; d < N_FLOAT; d++)
     for (size_t m = 0; m < N_MATS; m++)
       for (int special = 0; special < 2; special++) {
-        bias_grad_row(e, FLOATS[d], CLMP_F32, MATS[m], 0.0f, special);
-        bias_grad_row(e, FLOATS[d], FLOATS[d], MATS[m], 1.0f, special);
+        bias_grad_row(e, FLOATS[d], CLMP_F32, 2, MATS[m], 0.0f, special);
+        bias_grad_row(e, FLOATS[d], FLOATS[d], 2, MATS[m], 1.0f, special);
+      }
+  for (int d = 0; d < N_FLOAT; d++)
+    for (size_t m = 0; m < N_NCHWS; m++)
+      for (int special = 0; special < 2; special++) {
+        bias_grad_row(e, FLOATS[d], CLMP_F32, 4, NCHWS[m], 0.0f, special);
+        bias_grad_row(e, FLOATS[d], FLOATS[d], 4, NCHWS[m], 1.0f, special);
       }
 }
 
