@@ -1,14 +1,14 @@
-/* tests/test_elementwise.c: clmp_fill, clmp_axpby and clmp_scale on every OpenCL device against
- * the reference: every dtype combination, sizes 1, odd, not a multiple of any work-group size and
- * ~1e6, views at offsets (the padding around a view must stay untouched), special values; then
- * hand-computed properties, fills of i32 and u8 tensors, and the bad-argument statuses.
+/* tests/test_elementwise.c: clmp_fill, clmp_axpby, clmp_scale and clmp_add on every OpenCL device
+ * against the reference: every dtype combination, sizes 1, odd, not a multiple of any work-group
+ * size and ~1e6, views at offsets (the padding around a view must stay untouched), special values;
+ * then hand-computed properties, fills of i32 and u8 tensors, and the bad-argument statuses.
  *
  * Tolerances. fill: exact (one conversion of one value). axpby: exact too: y = a*x + b*y is two
  * fp32 products and an fp32 sum, each correctly rounded (OpenCL requires + and * to be, and the
  * kernel forbids contraction into an fma), then one rounding to y's dtype; the only allowance,
  * FTZ_ATOL, is for devices that flush fp32 subnormals (CL_FP_DENORM is optional; llvmpipe does
  * not report it): each product and the sum may then lose less than 2^-126 times |a|, |b|
- * (<= 2) and 1. */
+ * (<= 2) and 1. add: exact likewise (one fp32 sum, one rounding), with the same allowance. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,6 +277,74 @@ static void test_axpby_negative_zero_b(void) {
   }
 }
 
+/* --- add ------------------------------------------------------------------------------------- */
+
+/* y = a + b on the reference and every device (in_place: y is a, 1, or b, 2), compared. */
+static void add_case(clmp_dtype ad, clmp_dtype bd, clmp_dtype yd, size_t n, size_t pad,
+                     int in_place) {
+  float *av = make_inputs(n, SEED_X ^ n, 0), *bv = make_inputs(n, SEED_Y ^ n, Y_SHIFT);
+  size_t shape[1] = {n};
+  clmp_test_view r[3];
+  for (int d = -1; d < clmp_test_ndevs; d++) {
+    if (d >= 0 && clmp_test_is_ref(&clmp_test_devs[d])) continue;
+    clmp_ctx *ctx = d < 0 ? clmp_test_ref_ctx() : clmp_test_devs[d].ctx;
+    clmp_test_view a = clmp_test_view_make(ctx, ad, 1, shape, pad, av);
+    clmp_test_view b = clmp_test_view_make(ctx, bd, 1, shape, pad + 1, bv);
+    clmp_test_view y = clmp_test_view_make(ctx, yd, 1, shape, pad + 2, NULL);
+    clmp_tensor *out = in_place == 1 ? a.t : in_place == 2 ? b.t : y.t;
+    CU_ASSERT_EQUAL(clmp_add(a.t, b.t, out), CLMP_SUCCESS);
+    if (d < 0) {
+      r[0] = a, r[1] = b, r[2] = y;
+      continue;
+    }
+    char what[128];
+    snprintf(what, sizeof what, "%-5.31s add(%s, %s -> %s) n=%zu%s", clmp_test_devs[d].id,
+             clmp_dtype_name(ad), clmp_dtype_name(bd), clmp_dtype_name(yd), n,
+             in_place == 1   ? " into a"
+             : in_place == 2 ? " into b"
+                             : "");
+    clmp_test_view *got = in_place == 1 ? &a : in_place == 2 ? &b : &y;
+    clmp_test_expect_close(what, got->t, r[in_place ? in_place - 1 : 2].t, &AXPBY_TOL);
+    clmp_test_expect_guard(what, got);
+    clmp_test_view_free(&a), clmp_test_view_free(&b), clmp_test_view_free(&y);
+  }
+  clmp_test_view_free(&r[0]), clmp_test_view_free(&r[1]), clmp_test_view_free(&r[2]);
+  free(av), free(bv);
+}
+
+static void test_add_vs_ref(void) {
+  for (int i = 0; i < N_FLOATS; i++)
+    for (int j = 0; j < N_FLOATS; j++)
+      for (size_t s = 0; s < N_SHAPES; s++) {
+        add_case(FLOATS[i], FLOATS[j], FLOATS[(i + j) % N_FLOATS], SHAPES[s].n, SHAPES[s].pad, 0);
+        add_case(FLOATS[i], FLOATS[j], FLOATS[i], SHAPES[s].n, SHAPES[s].pad, 0);
+      }
+  for (int i = 0; i < N_FLOATS; i++)
+    for (size_t s = 0; s < N_SHAPES; s++) {
+      add_case(FLOATS[i], CLMP_F32, FLOATS[i], SHAPES[s].n, SHAPES[s].pad, 1);
+      add_case(CLMP_F32, FLOATS[i], FLOATS[i], SHAPES[s].n, SHAPES[s].pad, 2);
+    }
+}
+
+/* Hand values: 65504 + 32 overflows f16; -0 + -0 = -0; inf - inf and NaN + 1 are NaN; shapes
+ * may differ when the counts agree. */
+static void test_add_values(void) {
+  const float a[4] = {65504, -0.0f, INFINITY, NAN}, b[4] = {32, -0.0f, -INFINITY, 1};
+  for (int d = 0; d < clmp_test_ndevs; d++) {
+    clmp_ctx *ctx = clmp_test_devs[d].ctx;
+    clmp_tensor *at = clmp_test_tensor(ctx, CLMP_F32, 1, (size_t[1]){4}, a);
+    clmp_tensor *bt = clmp_test_tensor(ctx, CLMP_F32, 2, (size_t[2]){2, 2}, b);
+    clmp_tensor *yt = clmp_test_tensor(ctx, CLMP_F16, 1, (size_t[1]){4}, NULL);
+    CU_ASSERT_EQUAL(clmp_add(at, bt, yt), CLMP_SUCCESS);
+    float *y = clmp_test_read(yt);
+    CU_ASSERT(isinf(y[0]) && y[0] > 0);
+    CU_ASSERT(y[1] == 0 && signbit(y[1]));
+    CU_ASSERT(isnan(y[2]) && isnan(y[3]));
+    free(y);
+    clmp_tensor_free(at), clmp_tensor_free(bt), clmp_tensor_free(yt);
+  }
+}
+
 /* --- bad arguments ---------------------------------------------------------------------------- */
 
 static void bad_arguments_on(clmp_ctx *ctx) {
@@ -303,6 +371,13 @@ static void bad_arguments_on(clmp_ctx *ctx) {
   CU_ASSERT_EQUAL(clmp_scale(1, x, NULL), CLMP_ERR_INVALID_ARGUMENT);
   CU_ASSERT_EQUAL(clmp_scale(1, x, xi), CLMP_ERR_INVALID_DTYPE);
   CU_ASSERT_EQUAL(clmp_scale(1, y5, y), CLMP_ERR_INVALID_SHAPE);
+  CU_ASSERT_EQUAL(clmp_add(NULL, x, y), CLMP_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(clmp_add(x, NULL, y), CLMP_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(clmp_add(x, x, NULL), CLMP_ERR_INVALID_ARGUMENT);
+  CU_ASSERT_EQUAL(clmp_add(xi, x, y), CLMP_ERR_INVALID_DTYPE);
+  CU_ASSERT_EQUAL(clmp_add(x, x, yu), CLMP_ERR_INVALID_DTYPE);
+  CU_ASSERT_EQUAL(clmp_add(x, y5, y), CLMP_ERR_INVALID_SHAPE);
+  CU_ASSERT_EQUAL(clmp_add(x, x, y5), CLMP_ERR_INVALID_SHAPE);
   clmp_test_expect_all(y, 1), clmp_test_expect_all(y5, 1), clmp_test_expect_all(xi, 1);
   clmp_test_expect_all(yu, 1);
   clmp_tensor_free(x), clmp_tensor_free(y), clmp_tensor_free(y5);
@@ -322,6 +397,8 @@ static void test_context_mismatch(void) {
   clmp_tensor *b = clmp_test_tensor(clmp_test_devs[1].ctx, CLMP_F32, 1, four, ones);
   CU_ASSERT_EQUAL(clmp_axpby(2, a, 1, b), CLMP_ERR_CONTEXT_MISMATCH);
   CU_ASSERT_EQUAL(clmp_scale(2, b, a), CLMP_ERR_CONTEXT_MISMATCH);
+  CU_ASSERT_EQUAL(clmp_add(a, a, b), CLMP_ERR_CONTEXT_MISMATCH);
+  CU_ASSERT_EQUAL(clmp_add(b, a, b), CLMP_ERR_CONTEXT_MISMATCH);
   clmp_test_expect_all(a, 1), clmp_test_expect_all(b, 1);
   clmp_tensor_free(a), clmp_tensor_free(b);
 }
@@ -337,6 +414,8 @@ int main(void) {
                          {"fill: exact bits, i32 and u8 truncation", test_fill_values},
                          {"axpby and scale: hand-computed values", test_axpby_values},
                          {"axpby: b == -0 does not read y", test_axpby_negative_zero_b},
+                         {"add: devices vs reference, dtypes, sizes, in place", test_add_vs_ref},
+                         {"add: hand-computed values", test_add_values},
                          {"bad arguments", test_bad_arguments},
                          {"tensors of two contexts", test_context_mismatch},
                          CU_TEST_INFO_NULL};

@@ -1,5 +1,5 @@
-/* host/ops/elementwise.c: clmp_fill, clmp_axpby and clmp_scale: argument checks, dispatch through
- * the op table, and the OpenCL launches of cl/elementwise.cl. */
+/* host/ops/elementwise.c: clmp_fill, clmp_axpby, clmp_scale and clmp_add: argument checks,
+ * dispatch through the op table, and the OpenCL launches of cl/elementwise.cl. */
 #include <stdio.h>
 
 #include "../runtime/error.h"
@@ -36,6 +36,25 @@ clmp_status clmp__cl_axpby(float a, const clmp_tensor *x, float b, clmp_tensor *
                       CLMP_ARG(b), CLMP_ARG(y->storage->mem), CLMP_ARG(y_off),
                       CLMP_ARG(n)};
   return clmp__launch_1d(y->ctx, k, "axpby", args, 7, y->numel);
+}
+
+clmp_status clmp__cl_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {
+  char options[64];
+  snprintf(options, sizeof options, "-DA_DT=%s -DB_DT=%s -DY_DT=%s", clmp__dtype_define(a->dtype),
+           clmp__dtype_define(b->dtype), clmp__dtype_define(y->dtype));
+  cl_kernel k = NULL;
+  clmp_status st = clmp__kernel_get(y->ctx, "elementwise", options, "add", &k);
+  if (st != CLMP_SUCCESS) return st;
+  cl_ulong a_off = clmp__elem_offset(a), b_off = clmp__elem_offset(b);
+  cl_ulong y_off = clmp__elem_offset(y), n = y->numel;
+  clmp__arg args[] = {CLMP_ARG(a->storage->mem),
+                      CLMP_ARG(a_off),
+                      CLMP_ARG(b->storage->mem),
+                      CLMP_ARG(b_off),
+                      CLMP_ARG(y->storage->mem),
+                      CLMP_ARG(y_off),
+                      CLMP_ARG(n)};
+  return clmp__launch_1d(y->ctx, k, "add", args, 7, y->numel);
 }
 
 /* Integer dtypes take only values whose truncation fits; float dtypes take any value. */
@@ -81,4 +100,22 @@ clmp_status clmp_scale(float a, const clmp_tensor *x, clmp_tensor *y) {
   clmp_status st = check_axpby(x, y, "clmp_scale");
   if (st != CLMP_SUCCESS) return st;
   return clmp__ops_of(y->ctx)->axpby(a, x, 0.0f, y);
+}
+
+clmp_status clmp_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {
+  const char *op = "clmp_add";
+  clmp_status st = clmp__check_tensor(a, op, "a");
+  if (st == CLMP_SUCCESS) st = clmp__check_tensor(b, op, "b");
+  if (st == CLMP_SUCCESS) st = clmp__check_tensor(y, op, "y");
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(a, b, op);
+  if (st == CLMP_SUCCESS) st = clmp__check_same_ctx(a, y, op);
+  if (st == CLMP_SUCCESS) st = clmp__check_float(a, op, "a");
+  if (st == CLMP_SUCCESS) st = clmp__check_float(b, op, "b");
+  if (st == CLMP_SUCCESS) st = clmp__check_float(y, op, "y");
+  if (st == CLMP_SUCCESS) st = clmp__check_numel(b, a->numel, op, "b");
+  if (st == CLMP_SUCCESS) st = clmp__check_numel(y, a->numel, op, "y");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(y, a, 1, op, "y", "a");
+  if (st == CLMP_SUCCESS) st = clmp__check_disjoint(y, b, 1, op, "y", "b");
+  if (st != CLMP_SUCCESS) return st;
+  return clmp__ops_of(y->ctx)->add(a, b, y);
 }

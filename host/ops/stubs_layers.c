@@ -1,26 +1,11 @@
-/* host/ops/stubs_layers.c: placeholders of the pooling, batch-norm, add and dropout ops while they
- * are being written: every entry fails with CLMP_ERR_UNSUPPORTED. Deleted when their files land
+/* host/ops/stubs_layers.c: placeholders of the pooling and batch-norm ops while they are being
+ * written: every entry fails with CLMP_ERR_UNSUPPORTED. Deleted when their files land
  * (host/ops/pool.c, norm.c, host/ref/..., host/verify/cases_layers.c). */
 #include "../runtime/error.h"
 #include "../verify/verify_impl.h"
 #include "table.h"
 
 #define NOT_YET(what) CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s: not written yet", what)
-
-clmp_status clmp_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {
-  (void)a, (void)b, (void)y;
-  return NOT_YET("clmp_add");
-}
-
-clmp_status clmp_dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y) {
-  (void)x, (void)p, (void)seed, (void)y;
-  return NOT_YET("clmp_dropout");
-}
-
-clmp_status clmp_dropout_backward(const clmp_tensor *dy, float p, uint64_t seed, clmp_tensor *dx) {
-  (void)dy, (void)p, (void)seed, (void)dx;
-  return NOT_YET("clmp_dropout_backward");
-}
 
 clmp_status clmp_pool2d_output_shape(const size_t x_shape[4], const clmp_pool2d_params *p,
                                      size_t y_shape[4]) {
@@ -88,14 +73,6 @@ clmp_status clmp_batch_norm_backward(const clmp_tensor *x, const clmp_tensor *dy
 }
 
 #define LAYER_ROWS(prefix)                                                                         \
-  clmp_status prefix##add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {            \
-    (void)a, (void)b, (void)y;                                                                     \
-    return NOT_YET("add");                                                                         \
-  }                                                                                                \
-  clmp_status prefix##dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y) {      \
-    (void)x, (void)p, (void)seed, (void)y;                                                         \
-    return NOT_YET("dropout");                                                                     \
-  }                                                                                                \
   clmp_status prefix##max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,                \
                                  clmp_tensor *y, clmp_tensor *indices) {                           \
     (void)x, (void)p, (void)y, (void)indices;                                                      \

@@ -189,6 +189,12 @@ static inline const clmp__ops *clmp__ops_of(const clmp_ctx *ctx) {
 CLMP__OP_DECLS(clmp__cl_)
 CLMP__OP_DECLS(clmp__ref_)
 
+/* Dropout's definition, shared by both columns: element i is kept when the upper 32 bits of the
+ * (i + 1)-th output of splitmix64 from the state mix(seed) are >= floor(p 2^32); kept elements
+ * are multiplied by 1 / (1 - p) rounded to fp32 (host/ops/dropout.c). */
+uint32_t clmp__dropout_threshold(float p);
+float clmp__dropout_scale(float p);
+
 /* Argument checks shared by the ops (host/ops/check.c); each records a message naming op. */
 clmp_status clmp__check_tensor(const clmp_tensor *t, const char *op, const char *name);
 clmp_status clmp__check_same_ctx(const clmp_tensor *a, const clmp_tensor *b, const char *op);

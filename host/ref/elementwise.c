@@ -1,5 +1,5 @@
-/* host/ref/elementwise.c: the reference of the fill and axpby rows: plain loops, fp32 arithmetic
- * (each product and the sum rounded on its own), one rounding to the storage dtype. */
+/* host/ref/elementwise.c: the reference of the fill, axpby and add rows: plain loops, fp32
+ * arithmetic (each product and the sum rounded on its own), one rounding to the storage dtype. */
 #include <stdint.h>
 
 #include "../ops/table.h"
@@ -27,6 +27,17 @@ clmp_status clmp__ref_axpby(float a, const clmp_tensor *x, float b, clmp_tensor 
       r = ax + by;
     }
     clmp__store_f32(y->dtype, yp, i, r);
+  }
+  return CLMP_SUCCESS;
+}
+
+/* y may be a or b: each element is read before it is written. */
+clmp_status clmp__ref_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y) {
+  const void *ap = clmp__tensor_host(a), *bp = clmp__tensor_host(b);
+  void *yp = clmp__tensor_host(y);
+  for (size_t i = 0; i < y->numel; i++) {
+    float sum = clmp__load_f32(a->dtype, ap, i) + clmp__load_f32(b->dtype, bp, i);
+    clmp__store_f32(y->dtype, yp, i, sum);
   }
   return CLMP_SUCCESS;
 }
