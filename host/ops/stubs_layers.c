@@ -1,50 +1,10 @@
-/* host/ops/stubs_layers.c: placeholders of the pooling and batch-norm ops while they are being
- * written: every entry fails with CLMP_ERR_UNSUPPORTED. Deleted when their files land
+/* host/ops/stubs_layers.c: placeholders of the batch-norm ops while they are being written: every entry fails with CLMP_ERR_UNSUPPORTED. Deleted when their files land
  * (host/ops/pool.c, norm.c, host/ref/..., host/verify/cases_layers.c). */
 #include "../runtime/error.h"
 #include "../verify/verify_impl.h"
 #include "table.h"
 
 #define NOT_YET(what) CLMP_FAIL(CLMP_ERR_UNSUPPORTED, "%s: not written yet", what)
-
-clmp_status clmp_pool2d_output_shape(const size_t x_shape[4], const clmp_pool2d_params *p,
-                                     size_t y_shape[4]) {
-  (void)x_shape, (void)p, (void)y_shape;
-  return NOT_YET("clmp_pool2d_output_shape");
-}
-
-clmp_status clmp_max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p, clmp_tensor *y,
-                            clmp_tensor *indices) {
-  (void)x, (void)p, (void)y, (void)indices;
-  return NOT_YET("clmp_max_pool2d");
-}
-
-clmp_status clmp_max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,
-                                     const clmp_pool2d_params *p, clmp_tensor *dx) {
-  (void)dy, (void)indices, (void)p, (void)dx;
-  return NOT_YET("clmp_max_pool2d_backward");
-}
-
-clmp_status clmp_avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p, clmp_tensor *y) {
-  (void)x, (void)p, (void)y;
-  return NOT_YET("clmp_avg_pool2d");
-}
-
-clmp_status clmp_avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,
-                                     clmp_tensor *dx) {
-  (void)dy, (void)p, (void)dx;
-  return NOT_YET("clmp_avg_pool2d_backward");
-}
-
-clmp_status clmp_global_avg_pool(const clmp_tensor *x, clmp_tensor *y) {
-  (void)x, (void)y;
-  return NOT_YET("clmp_global_avg_pool");
-}
-
-clmp_status clmp_global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx) {
-  (void)dy, (void)dx;
-  return NOT_YET("clmp_global_avg_pool_backward");
-}
 
 clmp_status clmp_batch_norm_train(const clmp_tensor *x, const clmp_tensor *gamma,
                                   const clmp_tensor *beta, float momentum, float eps,
@@ -73,34 +33,6 @@ clmp_status clmp_batch_norm_backward(const clmp_tensor *x, const clmp_tensor *dy
 }
 
 #define LAYER_ROWS(prefix)                                                                         \
-  clmp_status prefix##max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,                \
-                                 clmp_tensor *y, clmp_tensor *indices) {                           \
-    (void)x, (void)p, (void)y, (void)indices;                                                      \
-    return NOT_YET("max_pool2d");                                                                  \
-  }                                                                                                \
-  clmp_status prefix##max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,       \
-                                          const clmp_pool2d_params *p, clmp_tensor *dx) {          \
-    (void)dy, (void)indices, (void)p, (void)dx;                                                    \
-    return NOT_YET("max_pool2d_backward");                                                         \
-  }                                                                                                \
-  clmp_status prefix##avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,                \
-                                 clmp_tensor *y) {                                                 \
-    (void)x, (void)p, (void)y;                                                                     \
-    return NOT_YET("avg_pool2d");                                                                  \
-  }                                                                                                \
-  clmp_status prefix##avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,      \
-                                          clmp_tensor *dx) {                                       \
-    (void)dy, (void)p, (void)dx;                                                                   \
-    return NOT_YET("avg_pool2d_backward");                                                         \
-  }                                                                                                \
-  clmp_status prefix##global_avg_pool(const clmp_tensor *x, clmp_tensor *y) {                      \
-    (void)x, (void)y;                                                                              \
-    return NOT_YET("global_avg_pool");                                                             \
-  }                                                                                                \
-  clmp_status prefix##global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx) {           \
-    (void)dy, (void)dx;                                                                            \
-    return NOT_YET("global_avg_pool_backward");                                                    \
-  }                                                                                                \
   clmp_status prefix##batch_norm_train(                                                            \
       const clmp_tensor *x, const clmp_tensor *gamma, const clmp_tensor *beta, float momentum,     \
       float eps, clmp_tensor *running_mean, clmp_tensor *running_var, clmp_tensor *save_mean,      \
