@@ -52,7 +52,16 @@ enum call {
   SUMSQ,
   GATHER,
   GEMM,
-  GEMM_EX
+  GEMM_EX,
+  ADD,
+  DROPOUT,
+  DROPOUT_BW,
+  GPOOL,
+  GPOOL_BW,
+  MAXPOOL,
+  AVGPOOL_BW,
+  BN_TRAIN,
+  BN_EVAL
 };
 
 /* A clmp_matrix by slot: element offset, rows, cols, leading dimension. */
@@ -345,6 +354,45 @@ static const row op_rows[] = {
      .m = {{M22, 0, 2, 2, 2}, {BIG, 0, 2, 2, 2}, {BIG, 2, 2, 2, 2}}},
 };
 
+/* The layer ops: add, dropout, pooling (windows 1 x 1) and batch norm (eval: x, gamma = beta,
+ * running mean = running var, y; train: x = y, gamma = beta, save_mean, save_invstd). */
+static const row layer_rows[] = {
+    {"clmp_add", "NULL a", ADD, E_ARG, .b = F4, .c = F4},
+    {"clmp_add", "NULL y", ADD, E_ARG, .a = F4, .b = F4},
+    {"clmp_add", "i32 b", ADD, E_DTYPE, .a = F4, .b = I4, .c = F4},
+    {"clmp_add", "y of 3 elements", ADD, E_SHAPE, .a = F4, .b = H4, .c = F3},
+    {"clmp_add", "b on another context", ADD, E_CTX, .a = F4, .b = XF4, .c = F4},
+    {"clmp_add", "y overlapping a", ADD, E_ARG, .a = LO, .b = F4, .c = HI},
+    {"clmp_dropout", "p 1", DROPOUT, E_ARG, .a = F4, .b = F4, .x = 1.0f},
+    {"clmp_dropout", "p NaN", DROPOUT, E_ARG, .a = F4, .b = B4, .x = NAN},
+    {"clmp_dropout", "NULL y", DROPOUT, E_ARG, .a = F4},
+    {"clmp_dropout", "u8 y", DROPOUT, E_DTYPE, .a = F4, .b = U4},
+    {"clmp_dropout", "4 elements and 3", DROPOUT, E_SHAPE, .a = F4, .b = F3},
+    {"clmp_dropout", "overlapping views", DROPOUT, E_ARG, .a = LO, .b = HI},
+    {"clmp_dropout_backward", "p -1", DROPOUT_BW, E_ARG, .a = F4, .b = F4, .x = -1.0f},
+    {"clmp_dropout_backward", "dx on another context", DROPOUT_BW, E_CTX, .a = F4, .b = XF4},
+    {"clmp_global_avg_pool", "2-D x", GPOOL, E_SHAPE, .a = M22, .b = F2},
+    {"clmp_global_avg_pool", "i32 x", GPOOL, E_DTYPE, .a = I22, .b = F2},
+    {"clmp_global_avg_pool", "NULL x", GPOOL, E_ARG, .b = F2},
+    {"clmp_global_avg_pool_backward", "3-D dx", GPOOL_BW, E_SHAPE, .a = F2, .b = T222},
+    {"clmp_max_pool2d", "2-D x", MAXPOOL, E_SHAPE, .a = M22, .b = M22},
+    {"clmp_max_pool2d", "NULL x", MAXPOOL, E_ARG, .b = M22},
+    {"clmp_avg_pool2d_backward", "3-D dx", AVGPOOL_BW, E_SHAPE, .a = T222, .b = T222},
+    {"clmp_batch_norm_eval", "1-D x", BN_EVAL, E_SHAPE, .a = F4, .b = F2, .c = F2, .d = F4},
+    {"clmp_batch_norm_eval", "gamma of 4", BN_EVAL, E_SHAPE, .a = M22, .b = F4, .c = F2, .d = M22},
+    {"clmp_batch_norm_eval", "f16 running stats", BN_EVAL, E_DTYPE, .a = M22, .b = F2, .c = H4,
+     .d = M22},
+    {"clmp_batch_norm_eval", "gamma on another context", BN_EVAL, E_CTX, .a = M22, .b = XF4,
+     .c = F2, .d = M22},
+    {"clmp_batch_norm_eval", "eps NaN", BN_EVAL, E_ARG, .a = M22, .b = F2, .c = F2, .d = M22,
+     .x = NAN},
+    {"clmp_batch_norm_train", "i32 x", BN_TRAIN, E_DTYPE, .a = I22, .b = F2, .c = F2, .d = F2},
+    {"clmp_batch_norm_train", "f16 save_mean", BN_TRAIN, E_DTYPE, .a = M22, .b = F2, .c = H4,
+     .d = F2},
+    {"clmp_batch_norm_train", "save_mean is save_invstd", BN_TRAIN, E_ARG, .a = M22, .b = F2,
+     .c = P2, .d = P2},
+};
+
 static clmp_matrix matrix_of(const hostile_palette *p, const mat_arg *m) {
   return (clmp_matrix){p->t[m->slot], m->off, m->rows, m->cols, m->ld};
 }
@@ -365,9 +413,29 @@ static clmp_status call_elementwise(const row *r, clmp_tensor *const *t) {
   }
 }
 
+/* The layer rows (pooling windows 1 x 1; eps from x unless x is 0). */
+static clmp_status call_layer(const row *r, clmp_tensor *const *t) {
+  static const clmp_pool2d_params one = {{1, 1}, {1, 1}, {0, 0}};
+  float eps = r->x != 0.0f ? r->x : 1e-5f;
+  switch (r->call) {
+  case ADD: return clmp_add(t[r->a], t[r->b], t[r->c]);
+  case DROPOUT: return clmp_dropout(t[r->a], r->x, 1, t[r->b]);
+  case DROPOUT_BW: return clmp_dropout_backward(t[r->a], r->x, 1, t[r->b]);
+  case GPOOL: return clmp_global_avg_pool(t[r->a], t[r->b]);
+  case GPOOL_BW: return clmp_global_avg_pool_backward(t[r->a], t[r->b]);
+  case MAXPOOL: return clmp_max_pool2d(t[r->a], &one, t[r->b], NULL);
+  case AVGPOOL_BW: return clmp_avg_pool2d_backward(t[r->a], &one, t[r->b]);
+  case BN_TRAIN:
+    return clmp_batch_norm_train(t[r->a], t[r->b], t[r->b], 0.1f, 1e-5f, NULL, NULL, t[r->c],
+                                 t[r->d], t[r->a]);
+  default: return clmp_batch_norm_eval(t[r->a], t[r->b], t[r->b], t[r->c], t[r->c], eps, t[r->d]);
+  }
+}
+
 /* The loss, reduction, data and GEMM rows. */
 static clmp_status call_op(const row *r, const hostile_palette *p) {
   clmp_tensor *const *t = p->t;
+  if (r->call >= ADD) return call_layer(r, t);
   switch (r->call) {
   case XENT: return clmp_softmax_xent(t[r->a], t[r->b], t[r->c]);
   case XENT_BW: return clmp_softmax_xent_backward(t[r->a], t[r->b], t[r->c], t[r->d]);
@@ -440,6 +508,10 @@ static void test_op_rows(void) {
   run_on_every_device(op_rows, sizeof op_rows / sizeof *op_rows);
 }
 
+static void test_layer_rows(void) {
+  run_on_every_device(layer_rows, sizeof layer_rows / sizeof *layer_rows);
+}
+
 static int suite_init(void) {
   return clmp_test_devices_open(1) > 0 ? 0 : -1;
 }
@@ -447,6 +519,7 @@ static int suite_init(void) {
 int main(void) {
   CU_TestInfo tests[] = {{"tensor.h: every row refused as stated", test_tensor_rows},
                          {"ops.h: every row refused as stated", test_op_rows},
+                         {"ops.h, layer ops: every row refused as stated", test_layer_rows},
                          CU_TEST_INFO_NULL};
   CU_SuiteInfo suites[] = {{"hostile ops", suite_init, clmp_test_devices_close, NULL, NULL, tests},
                            CU_SUITE_INFO_NULL};

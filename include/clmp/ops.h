@@ -45,12 +45,17 @@ CLMP_API clmp_status clmp_gelu(const clmp_tensor *x, clmp_tensor *y);
 CLMP_API clmp_status clmp_gelu_backward(const clmp_tensor *x, const clmp_tensor *dy,
                                         clmp_tensor *dx);
 
-/* y = a + b, the join of a residual connection (y may be a or b). */
+/* y = a + b, the join of a residual connection: one fp32 sum rounded to y's dtype; a, b and y
+ * have one element count (y may be a or b). */
 CLMP_API clmp_status clmp_add(const clmp_tensor *a, const clmp_tensor *b, clmp_tensor *y);
 
 /* y = x * keep / (1 - p) where keep[i] = (hash(seed, i) >= p * 2^32), a counter-based generator
  * of the element index alone: the same mask on every device and on the reference, whatever the
- * launch. 0 <= p < 1 (p 0: y = x). x may be y. */
+ * launch. Precisely: hash(seed, i) is the upper 32 bits of the (i + 1)-th output of splitmix64
+ * from the state mix(seed) (mix: splitmix64's finaliser), the threshold floor(p 2^32); a kept
+ * element is x times 1 / (1 - p) rounded to fp32 (one fp32 product; a scale of 1 copies x
+ * exactly), a dropped one +0 (a selection: a dropped inf or NaN does not propagate). 0 <= p < 1
+ * (p 0: y = x). x may be y. */
 CLMP_API clmp_status clmp_dropout(const clmp_tensor *x, float p, uint64_t seed, clmp_tensor *y);
 /* dx = dy * keep / (1 - p) with the mask of the forward's p and seed. dx may be dy. */
 CLMP_API clmp_status clmp_dropout_backward(const clmp_tensor *dy, float p, uint64_t seed,
@@ -59,11 +64,12 @@ CLMP_API clmp_status clmp_dropout_backward(const clmp_tensor *dy, float p, uint6
 /* --- bias ------------------------------------------------------------------------------------ */
 
 /* y[n, c, ...] += bias[c]: a bias along dimension 1 of y (2 to 4 dims: a matrix [rows, cols] and a
- * bias of cols elements, or NCHW activations and a bias per channel). */
+ * bias of cols elements, or NCHW activations and a bias per channel); one fp32 sum, rounded to
+ * y's dtype. */
 CLMP_API clmp_status clmp_bias_add(clmp_tensor *y, const clmp_tensor *bias);
 /* db[c] = sum over every index but dimension 1 of dy[n, c, ...] + beta * db[c], accumulated in
- * fp32 in a fixed order (beta 0: db's old contents are not read; beta 1: gradient
- * accumulation). */
+ * fp32 in an order set by dy's shape alone, so every device and run gives the same bits (beta 0:
+ * db's old contents are not read; beta 1: gradient accumulation). */
 CLMP_API clmp_status clmp_bias_grad(const clmp_tensor *dy, float beta, clmp_tensor *db);
 
 /* --- convolution (NCHW, as torch.nn.functional.conv2d) ------------------------------------- */
@@ -112,55 +118,68 @@ CLMP_API clmp_status clmp_conv2d_backward_filter(const clmp_tensor *x, const clm
 /* --- pooling (NCHW) ------------------------------------------------------------------------- */
 
 /* Window [kh, kw], stride and zero padding (each at most half the window, as PyTorch requires),
- * floor mode: Ho = (H + 2 pad - kh) / stride + 1. */
+ * floor mode: Ho = (H + 2 pad - kh) / stride + 1. The ops take planes (H W and Ho Wo) of fewer
+ * than 2^31 elements and window values below 2^31. */
 typedef struct clmp_pool2d_params {
   size_t kernel[2], stride[2], padding[2];
 } clmp_pool2d_params;
 
-/* y [N, C, Ho, Wo] for x [N, C, H, W]; CLMP_ERR_INVALID_SHAPE / _ARGUMENT as for convolutions. */
+/* y [N, C, Ho, Wo] for x [N, C, H, W]; CLMP_ERR_INVALID_ARGUMENT for a NULL pointer, a 0 kernel or
+ * stride, or padding beyond half the window; CLMP_ERR_INVALID_SHAPE for a 0 dimension of x or an
+ * empty output; CLMP_ERR_SIZE_OVERFLOW where Ho or Wo would not fit size_t. y_shape is written
+ * only on success. */
 CLMP_API clmp_status clmp_pool2d_output_shape(const size_t x_shape[4], const clmp_pool2d_params *p,
                                               size_t y_shape[4]);
 
 /* y = the largest value of each window (NaN wins, as in PyTorch; padding never does); indices
  * (i32 of y's shape, or NULL) receive its position h * W + w in the plane, the first one of a
- * tie. */
+ * tie (of NaNs too, where PyTorch keeps the last NaN's). */
 CLMP_API clmp_status clmp_max_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,
                                      clmp_tensor *y, clmp_tensor *indices);
 /* dx[n, c, i] = the sum of dy over the windows of plane (n, c) whose index is i; dx [N, C, H,
- * W], in a fixed order (no atomics). */
+ * W], in a fixed order (no atomics). An index outside its own window adds nothing. */
 CLMP_API clmp_status clmp_max_pool2d_backward(const clmp_tensor *dy, const clmp_tensor *indices,
                                               const clmp_pool2d_params *p, clmp_tensor *dx);
-/* y = the mean of each window, padding counted as zeros (count_include_pad, PyTorch's default). */
+/* y = the mean of each window, padding counted as zeros (count_include_pad, PyTorch's default):
+ * the fp32 sum times 1 / (kh kw) rounded to fp32. The backward gives each input the sum of the dy
+ * of the windows holding it, times the same factor. */
 CLMP_API clmp_status clmp_avg_pool2d(const clmp_tensor *x, const clmp_pool2d_params *p,
                                      clmp_tensor *y);
 CLMP_API clmp_status clmp_avg_pool2d_backward(const clmp_tensor *dy, const clmp_pool2d_params *p,
                                               clmp_tensor *dx);
-/* y[n, c] = the mean of plane (n, c) of x [N, C, H, W], in fp32 in a fixed order; y [N, C] (or
- * [N, C, 1, 1]). */
+/* y[n, c] = the mean of plane (n, c) of x [N, C, H, W]: its fp32 sum in an order set by the shape
+ * alone, times 1 / (H W) rounded to fp32; y [N, C] (or [N, C, 1, 1]). */
 CLMP_API clmp_status clmp_global_avg_pool(const clmp_tensor *x, clmp_tensor *y);
-/* dx[n, c, h, w] = dy[n, c] / (H W). */
+/* dx[n, c, h, w] = dy[n, c] * (1 / (H W) rounded to fp32), one fp32 product. */
 CLMP_API clmp_status clmp_global_avg_pool_backward(const clmp_tensor *dy, clmp_tensor *dx);
 
 /* --- batch normalisation over dimension 1 (x [N, C], [N, C, L] or [N, C, H, W]) ------------ */
 
 /* Training: per channel c, mean and biased variance of x over N and the spatial dimensions, in
- * fp32 in a fixed order; y = (x - mean) / sqrt(var + eps) * gamma + beta. save_mean and
- * save_invstd (f32 [C]) receive mean and 1 / sqrt(var + eps) for the backward; running_mean and
- * running_var (f32 [C]) become (1 - momentum) * running + momentum * (mean, unbiased variance),
- * as torch.nn.BatchNorm2d does. gamma, beta: float [C] (fp32 in the layers). x may be y. */
+ * fp32 in an order set by x's shape (the mean, then the squared deviations from it); y = ((x -
+ * mean) * invstd) * gamma + beta with invstd = 1 / sqrt(var + eps) (rsqrt on devices: within 2
+ * ulp). save_mean and save_invstd (f32 [C]) receive mean and invstd for the backward;
+ * running_mean and running_var (f32 [C], both or neither: NULL for no running statistics)
+ * become (1 - momentum) * running + momentum * (mean, unbiased variance M2 / (M - 1)), as
+ * torch.nn.BatchNorm2d does; momentum in [0, 1], eps finite and >= 0. More than one value per
+ * channel is needed (N * H * W > 1, as PyTorch requires in training: else
+ * CLMP_ERR_INVALID_SHAPE). gamma, beta: float [C] (fp32 in the layers); y of x's shape. x may be
+ * y. */
 CLMP_API clmp_status clmp_batch_norm_train(const clmp_tensor *x, const clmp_tensor *gamma,
                                            const clmp_tensor *beta, float momentum, float eps,
                                            clmp_tensor *running_mean, clmp_tensor *running_var,
                                            clmp_tensor *save_mean, clmp_tensor *save_invstd,
                                            clmp_tensor *y);
-/* Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta. x may be y. */
+/* Evaluation: y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, running_mean and
+ * running_var f32 [C]. x may be y. */
 CLMP_API clmp_status clmp_batch_norm_eval(const clmp_tensor *x, const clmp_tensor *gamma,
                                           const clmp_tensor *beta, const clmp_tensor *running_mean,
                                           const clmp_tensor *running_var, float eps,
                                           clmp_tensor *y);
-/* The backward of clmp_batch_norm_train, from its input x, dy and its saves: dx (x's shape),
- * dgamma = sum dy * xhat + acc * dgamma and dbeta = sum dy + acc * dbeta (acc 0: not read), in
- * fp32 in a fixed order. dx may be dy. */
+/* The backward of clmp_batch_norm_train, from its input x, dy and its saves: dx (x's shape) =
+ * gamma invstd (dy - mean(dy) - xhat mean(dy xhat)), dgamma = sum dy * xhat + acc * dgamma and
+ * dbeta = sum dy + acc * dbeta (acc 0: not read), the sums in fp32 in an order set by x's shape;
+ * dgamma and dbeta of any float dtype (a 16-bit gradient arena), rounded once. dx may be dy. */
 CLMP_API clmp_status clmp_batch_norm_backward(const clmp_tensor *x, const clmp_tensor *dy,
                                               const clmp_tensor *gamma,
                                               const clmp_tensor *save_mean,
