@@ -292,6 +292,11 @@ static void test_bad_specs(void) {
   CU_ASSERT_PTR_NOT_NULL(strstr(clmp_last_error(), "1 TiB"));
   char *deep = deep_spec(80);
   expect_refused("nested too deep", deep, CLMP_ERR_INVALID_ARGUMENT, "nested too deep");
+  char *long_name = malloc(400);
+  CU_ASSERT_PTR_NOT_NULL_FATAL(long_name);
+  snprintf(long_name, 400, "[{\"type\": \"relu\", \"name\": \"%0300d\"}]", 7);
+  expect_refused("a name too long", long_name, CLMP_ERR_INVALID_ARGUMENT, "a long name");
+  free(long_name);
   free(deep);
   clmp_model_config c = small_config(NULL, CLMP_F16);
   CU_ASSERT_EQUAL(clmp_model_check(NULL, NULL), CLMP_ERR_INVALID_ARGUMENT);

@@ -209,13 +209,15 @@ clmp_status clmp__layer_parse(const cJSON *spec, const char *parent, size_t inde
   if (st != CLMP_SUCCESS) return st;
   if (name) snprintf(prefix, sizeof prefix, "%s%s", parent, name);
   if (strlen(prefix) + 2 > CLMP__NAME_MAX)
-    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: layer %.60s...: nested too deep",
-                     prefix);
+    return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
+                     "model spec: layer %.60s...: its tensor names pass %d bytes (nested too deep, "
+                     "or a long name)",
+                     prefix, CLMP__NAME_MAX - 2);
   clmp__layer *l = calloc(1, kind->size);
   if (!l) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "model spec: layer %s", prefix);
   l->kind = kind;
-  snprintf(l->name, sizeof l->name, "%s.", prefix);
-  snprintf(l->where, sizeof l->where, "layer %s (%s)", prefix, kind->type);
+  snprintf(l->name, sizeof l->name, "%.*s.", CLMP__NAME_MAX - 2, prefix);
+  snprintf(l->where, sizeof l->where, "layer %.*s (%.24s)", CLMP__NAME_MAX - 2, prefix, kind->type);
   l->named = name != NULL;
   st = kind->parse(l, spec, l->where);
   if (st != CLMP_SUCCESS) clmp__layer_free(l), l = NULL;

@@ -17,7 +17,7 @@ typedef struct residual_layer {
 static clmp_status branch(clmp__layer *l, const cJSON *spec, const char *field, clmp__layer **out) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(spec, field);
   cJSON *empty = NULL;
-  char prefix[CLMP__NAME_MAX + 16], where[CLMP__NAME_MAX + 32];
+  char prefix[CLMP__NAME_MAX + 16], where[sizeof l->where + 16];
   if (a && !cJSON_IsArray(a))
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "model spec: %s: field \"%s\" must be a list",
                      l->where, field);
