@@ -315,8 +315,10 @@ static unsigned long programs_built(const clmp_ctx *ctx) {
 static void test_prepare_builds_everything(void) {
   const clmp_precision ps[3] = {CLMP_PRECISION_FP16, CLMP_PRECISION_BF16, CLMP_PRECISION_FP32};
   for (int d = 0; d < clmp_test_ndevs; d++)
-    for (int k = 0; k < 3; k++) {
-      clmp_train_config c = small_config(ps[k]);
+    for (int k = 0; k < 3 + (n_models() > 1); k++) {
+      /* the MLP in each precision, then the CNN in fp16 */
+      clmp_train_config c = k < 3 ? small_config(ps[k]) : model_config(ps[0], TINY_CNN);
+      if (k == 3) c.train_limit = CNN_SHORT_N;
       clmp_ctx *ctx = NULL;
       clmp_trainer *t = NULL;
       clmp_epoch_stats e;
@@ -325,8 +327,8 @@ static void test_prepare_builds_everything(void) {
       unsigned long prepared = programs_built(ctx);
       CU_ASSERT_EQUAL(clmp_trainer_create(ctx, &c, &t), CLMP_SUCCESS);
       CU_ASSERT_EQUAL(clmp_trainer_epoch(t, NULL, NULL, NULL, &e), CLMP_SUCCESS);
-      printf("\n    %s precision %d: %lu programs prepared, %lu after an epoch",
-             clmp_test_devs[d].id, k, prepared, programs_built(ctx));
+      printf("\n    %s %s: %lu programs prepared, %lu after an epoch", clmp_test_devs[d].id,
+             k < 3 ? "mlp" : "cnn", prepared, programs_built(ctx));
       CU_ASSERT(clmp_test_is_ref(&clmp_test_devs[d]) || prepared > 0);
       CU_ASSERT_EQUAL(programs_built(ctx), prepared);
       clmp_trainer_free(t);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "../runtime/error.h"
@@ -93,4 +94,49 @@ void clmp__dataset_free(clmp__dataset *d) {
   clmp_tensor_free(d->images);
   clmp_tensor_free(d->labels);
   d->images = d->labels = NULL;
+}
+
+/* --- as a source of examples ----------------------------------------------------------------- */
+
+typedef struct image_source {
+  clmp__source base;
+  clmp__dataset d;
+} image_source;
+
+static clmp_status image_gather(const clmp__source *s, const clmp_tensor *idx, clmp_tensor *x,
+                                clmp_tensor *labels) {
+  const image_source *is = (const image_source *)s;
+  clmp_status st = clmp_gather_rows(is->d.images, idx, s->scale, s->shift, x);
+  return st == CLMP_SUCCESS ? clmp_gather_rows(is->d.labels, idx, 1.0f, 0.0f, labels) : st;
+}
+
+static void image_free(clmp__source *s) {
+  clmp__dataset_free(&((image_source *)s)->d);
+  free(s);
+}
+
+static const clmp__source_ops IMAGE_OPS = {image_gather, image_free};
+
+clmp_status clmp__image_source(clmp__dataset *d, clmp__source **out) {
+  image_source *s = calloc(1, sizeof *s);
+  *out = NULL;
+  if (!s) {
+    clmp__dataset_free(d);
+    return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "dataset: %zu images", d->n);
+  }
+  s->base = (clmp__source){&IMAGE_OPS, d->n, 3, {1, d->h, d->w}, 0, d->mean, d->std, 1.0f, 0.0f};
+  s->d = *d;
+  memset(d, 0, sizeof *d);
+  *out = &s->base;
+  return CLMP_SUCCESS;
+}
+
+clmp_status clmp__image_source_load(clmp_ctx *ctx, const char *dir, const char *prefix,
+                                    size_t limit, size_t classes, clmp__source **out) {
+  clmp__dataset d;
+  *out = NULL;
+  clmp_status st = clmp__dataset_load(ctx, dir, prefix, limit, classes, &d);
+  if (st == CLMP_SUCCESS) st = clmp__image_source(&d, out);
+  if (st == CLMP_SUCCESS) (*out)->classes = classes;
+  return st;
 }

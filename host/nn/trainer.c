@@ -9,6 +9,7 @@
 
 #include "../runtime/error.h"
 #include "../runtime/util.h"
+#include "../io/dataset.h"
 #include "trainer_impl.h"
 
 #define STATE_BYTES sizeof(clmp__amp_state)
@@ -59,16 +60,17 @@ static clmp_dtype precision_dtype(clmp_precision p) {
   return p == CLMP_PRECISION_FP16 ? CLMP_F16 : p == CLMP_PRECISION_BF16 ? CLMP_BF16 : CLMP_F32;
 }
 
-/* The model of the spec on images [1, h, w], its output the classes' logits. */
-static clmp_model_config model_config(const clmp_train_config *c, size_t micro, size_t h,
-                                      size_t w) {
-  clmp_model_config mc = {
-      c->model, precision_dtype(c->precision), micro, 3, {1, h, w}, CLMP__CLASSES, c->seed};
+/* The model of the spec on the source's examples, its output the classes' logits. */
+static clmp_model_config model_config(const clmp_train_config *c, size_t micro,
+                                      const clmp__source *s) {
+  clmp_model_config mc = {c->model, precision_dtype(c->precision), micro, s->ndim, {0}, s->classes,
+                          c->seed};
+  for (int i = 0; i < s->ndim; i++) mc.input[i] = s->shape[i];
   return mc;
 }
 
 static clmp_status make_model(clmp_trainer *t) {
-  clmp_model_config mc = model_config(&t->cfg, t->micro, t->train.h, t->train.w);
+  clmp_model_config mc = model_config(&t->cfg, t->micro, t->train);
   clmp_status st = clmp_model_create(t->ctx, &mc, &t->model);
   t->cfg.model = NULL; /* the caller's text: the model keeps its canonical spec */
   return st;
@@ -92,49 +94,56 @@ static clmp_status make_tensor(clmp_ctx *ctx, clmp_dtype d, size_t a, size_t b, 
 /* The per-epoch buffers: index, labels, the step log, the test set's identity index. */
 static clmp_status make_buffers(clmp_trainer *t) {
   size_t micro_steps = t->steps_per_epoch * (size_t)t->cfg.accum;
-  clmp_status st = make_tensor(t->ctx, CLMP_I32, t->train.n, 0, &t->perm);
+  clmp_status st = make_tensor(t->ctx, CLMP_I32, t->train->n, 0, &t->perm);
   if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, t->micro, 1, &t->labels);
   if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_F32, 1, 0, &t->scale_eff);
   if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_F32, micro_steps, 0, &t->loss_log);
   if (st == CLMP_SUCCESS)
     st = make_tensor(t->ctx, CLMP_U8, t->steps_per_epoch * STATE_BYTES, 0, &t->state_log);
   if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, 1, 0, &t->count);
-  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, t->test.n, 0, &t->test_idx);
+  if (st == CLMP_SUCCESS) st = make_tensor(t->ctx, CLMP_I32, t->test->n, 0, &t->test_idx);
   if (st == CLMP_SUCCESS)
     st = make_tensor(t->ctx, precision_dtype(t->cfg.precision), t->micro, CLMP__CLASSES,
                      &t->dlogits);
-  int32_t *ids = st == CLMP_SUCCESS ? malloc(t->test.n * sizeof *ids) : NULL;
+  int32_t *ids = st == CLMP_SUCCESS ? malloc(t->test->n * sizeof *ids) : NULL;
   if (st == CLMP_SUCCESS && !ids) st = CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "test index");
-  for (size_t i = 0; ids && i < t->test.n; i++) ids[i] = (int32_t)i;
-  if (st == CLMP_SUCCESS) st = clmp_tensor_write(t->test_idx, CLMP_I32, ids, t->test.n);
+  for (size_t i = 0; ids && i < t->test->n; i++) ids[i] = (int32_t)i;
+  if (st == CLMP_SUCCESS) st = clmp_tensor_write(t->test_idx, CLMP_I32, ids, t->test->n);
   free(ids);
   return st;
 }
 
 static clmp_status load_data(clmp_trainer *t) {
   const clmp_train_config *c = &t->cfg;
-  clmp_status st =
-      clmp__dataset_load(t->ctx, c->data_dir, "train", c->train_limit, CLMP__CLASSES, &t->train);
+  clmp_status st = clmp__image_source_load(t->ctx, c->data_dir, "train", c->train_limit,
+                                           CLMP__CLASSES, &t->train);
   if (st == CLMP_SUCCESS)
-    st = clmp__dataset_load(t->ctx, c->data_dir, "t10k", c->test_limit, CLMP__CLASSES, &t->test);
+    st = clmp__image_source_load(t->ctx, c->data_dir, "t10k", c->test_limit, CLMP__CLASSES,
+                                 &t->test);
   return st;
 }
 
 /* The batch sizes, steps and input transform of the loaded datasets. */
 static clmp_status size_run(clmp_trainer *t) {
   const clmp_train_config *c = &t->cfg;
-  if (t->test.h != t->train.h || t->test.w != t->train.w)
-    return CLMP_FAIL(CLMP_ERR_FORMAT, "dataset %s: test images of %zu x %zu, training %zu x %zu",
-                     c->data_dir, t->test.h, t->test.w, t->train.h, t->train.w);
+  const clmp__source *tr = t->train, *te = t->test;
+  if (te->ndim != tr->ndim || memcmp(te->shape, tr->shape, sizeof te->shape) ||
+      te->classes != tr->classes)
+    return CLMP_FAIL(CLMP_ERR_FORMAT,
+                     "dataset %s: test examples of %zu x %zu x %zu, training %zu x %zu x %zu",
+                     c->data_dir, te->shape[0], te->shape[1], te->shape[2], tr->shape[0],
+                     tr->shape[1], tr->shape[2]);
   t->micro = c->batch / (size_t)c->accum;
-  t->steps_per_epoch = t->train.n / c->batch; /* the last partial batch is dropped */
+  t->steps_per_epoch = tr->n / c->batch; /* the last partial batch is dropped */
   if (t->steps_per_epoch == 0)
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT,
                      "clmp_trainer_create: batch %zu is larger than the %zu examples", c->batch,
-                     t->train.n);
+                     tr->n);
   /* x = (pixel / 255 - mean) / std, as one multiply-add on the raw pixel. */
-  t->in_scale = (float)(1.0 / (255.0 * t->train.std));
-  t->in_shift = (float)(-t->train.mean / t->train.std);
+  t->in_scale = (float)(1.0 / (255.0 * tr->std));
+  t->in_shift = (float)(-tr->mean / tr->std);
+  t->train->scale = t->test->scale = t->in_scale; /* the training set's statistics, for both */
+  t->train->shift = t->test->shift = t->in_shift;
   t->total_steps = t->steps_per_epoch * (uint64_t)c->epochs;
   return CLMP_SUCCESS;
 }
@@ -172,8 +181,8 @@ void clmp_trainer_free(clmp_trainer *t) {
   clmp_optim_free(t->optim);
   clmp_scaler_free(t->scaler);
   clmp_model_free(t->model);
-  clmp__dataset_free(&t->train);
-  clmp__dataset_free(&t->test);
+  clmp__source_free(t->train);
+  clmp__source_free(t->test);
   free(t);
 }
 
@@ -198,7 +207,7 @@ static float learning_rate(const clmp_trainer *t, uint64_t step) {
 
 /* The epoch's order of the training examples, from the seed and the epoch alone. */
 static clmp_status shuffle(clmp_trainer *t) {
-  size_t n = t->train.n;
+  size_t n = t->train->n;
   int32_t *p = malloc(n * sizeof *p);
   if (!p) return CLMP_FAIL(CLMP_ERR_OUT_OF_HOST_MEMORY, "shuffling %zu examples", n);
   uint64_t s = t->cfg.seed ^ (EPOCH_SALT * (uint64_t)(t->epoch + 1));
@@ -225,16 +234,15 @@ static clmp_status head(clmp_tensor *t, size_t rows, clmp_tensor **out) {
   return clmp_tensor_view(t, 0, clmp_tensor_dtype(t), 2, shape, out);
 }
 
-/* Gathers examples idx[off .. off + rows) of d into the model's input and the labels buffer;
- * *labels receives a view of the labels (freed by the caller). */
-static clmp_status gather_batch(clmp_trainer *t, const clmp__dataset *d, clmp_tensor *idx,
+/* Gathers examples idx[off .. off + rows) of source d into the model's input and the labels
+ * buffer; *labels receives a view of the labels (freed by the caller). */
+static clmp_status gather_batch(clmp_trainer *t, const clmp__source *d, clmp_tensor *idx,
                                 size_t off, size_t rows, clmp_tensor **labels) {
   clmp_tensor *iv = NULL, *xv = NULL;
   clmp_status st = slice(idx, off, rows, &iv);
   if (st == CLMP_SUCCESS) st = head(clmp_model_input(t->model), rows, &xv);
   if (st == CLMP_SUCCESS) st = head(t->labels, rows, labels);
-  if (st == CLMP_SUCCESS) st = clmp_gather_rows(d->images, iv, t->in_scale, t->in_shift, xv);
-  if (st == CLMP_SUCCESS) st = clmp_gather_rows(d->labels, iv, 1.0f, 0.0f, *labels);
+  if (st == CLMP_SUCCESS) st = d->ops->gather(d, iv, xv, *labels);
   clmp_tensor_free(iv), clmp_tensor_free(xv);
   return st;
 }
@@ -247,7 +255,7 @@ static clmp_status micro_step(clmp_trainer *t, size_t off, size_t log_at, int ac
   clmp_tensor *labels = NULL, *loss = NULL;
   const clmp_tensor *logits = NULL;
   uint64_t rng = t->step_total * (uint64_t)t->cfg.accum + log_at % (size_t)t->cfg.accum;
-  clmp_status st = gather_batch(t, &t->train, t->perm, off, t->micro, &labels);
+  clmp_status st = gather_batch(t, t->train, t->perm, off, t->micro, &labels);
   if (st == CLMP_SUCCESS) st = clmp_model_forward(t->model, t->micro, 1, rng, &logits);
   if (st == CLMP_SUCCESS) st = slice(t->loss_log, log_at, 1, &loss);
   if (st == CLMP_SUCCESS) st = clmp_softmax_xent(logits, labels, loss);
@@ -279,18 +287,18 @@ static clmp_status train_step(clmp_trainer *t, size_t s) {
 /* The test set's accuracy in percent: one read at the end. */
 static clmp_status evaluate(clmp_trainer *t, double *accuracy) {
   clmp_status st = clmp_fill(t->count, 0.0f);
-  for (size_t off = 0; st == CLMP_SUCCESS && off < t->test.n; off += t->micro) {
-    size_t rows = t->test.n - off < t->micro ? t->test.n - off : t->micro;
+  for (size_t off = 0; st == CLMP_SUCCESS && off < t->test->n; off += t->micro) {
+    size_t rows = t->test->n - off < t->micro ? t->test->n - off : t->micro;
     clmp_tensor *labels = NULL;
     const clmp_tensor *logits = NULL;
-    st = gather_batch(t, &t->test, t->test_idx, off, rows, &labels);
+    st = gather_batch(t, t->test, t->test_idx, off, rows, &labels);
     if (st == CLMP_SUCCESS) st = clmp_model_forward(t->model, rows, 0, 0, &logits);
     if (st == CLMP_SUCCESS) st = clmp_correct_count(logits, labels, t->count);
     clmp_tensor_free(labels);
   }
   int32_t correct = 0;
   if (st == CLMP_SUCCESS) st = clmp_tensor_read(t->count, CLMP_I32, &correct, 1);
-  *accuracy = 100.0 * (double)correct / (double)t->test.n;
+  *accuracy = 100.0 * (double)correct / (double)t->test->n;
   return st;
 }
 

@@ -4,7 +4,7 @@
 #define CLMP_HOST_TRAINER_IMPL_H
 
 #include "../amp/amp_impl.h"
-#include "../io/dataset.h"
+#include "../io/source.h"
 #include "../ops/table.h"
 #include "clmp/train.h"
 
@@ -13,7 +13,7 @@
 struct clmp_trainer {
   clmp_ctx *ctx;
   clmp_train_config cfg;
-  clmp__dataset train, test;
+  clmp__source *train, *test;
   clmp_model *model;
   clmp_scaler *scaler;
   clmp_optim *optim;
@@ -27,8 +27,8 @@ struct clmp_trainer {
   clmp_tensor *perm, *test_idx, *labels, *scale_eff, *loss_log, *state_log, *count, *dlogits;
 };
 
-/* clmp_trainer_create with the datasets filled in by load (t->ctx and t->cfg are set when it is
- * called; it fills t->train and t->test): files for clmp_trainer_create, synthetic ones for
+/* clmp_trainer_create with the sources made by load (t->ctx and t->cfg are set when it is
+ * called; it sets t->train and t->test): IDX files for clmp_trainer_create, synthetic images for
  * clmp_train_prepare. */
 clmp_status clmp__trainer_create(clmp_ctx *ctx, const clmp_train_config *cfg,
                                  clmp_status (*load)(clmp_trainer *t), clmp_trainer **out);
