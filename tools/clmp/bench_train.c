@@ -13,11 +13,13 @@
 #define SIDE               28
 #define CLASSES            10
 #define TRAIN_IMAGES       8192 /* 64 steps an epoch */
+#define BATCH              128
 #define TRAIN_IMAGES_QUICK 512
 #define TEST_IMAGES        128
 #define WARMUP_STEPS       10
 #define CHUNK_STEPS        16
-#define QUICK_STEPS        2 /* --quick: one warm-up step, then one chunk of this many */
+#define QUICK_STEPS        2  /* --quick: one warm-up step, then one chunk of this many */
+#define QUICK_BATCH        16 /* --quick: a smoke run, whose figures mean nothing */
 #define TRAIN_SECONDS      3.0
 #define TRAIN_SEED         0x5eedull
 #define PATH_MAX_LEN       4400
@@ -95,6 +97,7 @@ static clmp_status measure(bench_run *r, const char *data_dir, const char *spec,
   clmp_train_config_default(&cfg);
   cfg.data_dir = data_dir, cfg.precision = p, cfg.schedule = CLMP_SCHEDULE_CONSTANT;
   cfg.model = spec;
+  cfg.batch = r->opts.quick ? QUICK_BATCH : BATCH;
   clmp_trainer *t = NULL;
   clmp_status st = clmp_trainer_create(r->ctx, &cfg, &t);
   for (int i = 0; st == CLMP_SUCCESS && i < (r->opts.quick ? 1 : WARMUP_STEPS); i++)
@@ -125,6 +128,7 @@ static void add_row(bench_run *r, cJSON *rows, size_t model, const char *name,
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "model", models[model].spec);
   cJSON_AddStringToObject(o, "description", models[model].description);
+  cJSON_AddNumberToObject(o, "batch", r->opts.quick ? QUICK_BATCH : BATCH);
   cJSON_AddStringToObject(o, "precision", name);
   cJSON_AddNumberToObject(o, "steps", m->steps);
   cJSON_AddNumberToObject(o, "seconds", m->seconds);
