@@ -60,7 +60,7 @@ typedef struct clmp__layer_kind {
 
 struct clmp__layer {
   const clmp__layer_kind *kind;
-  char name[CLMP__NAME_MAX];  /* the state_dict prefix of its tensors: "4.body.conv1." */
+  char name[CLMP__NAME_MAX];       /* the state_dict prefix of its tensors: "4.body.conv1." */
   char where[CLMP__NAME_MAX + 40]; /* how messages name it: "layer 4.body.conv1 (conv2d)" */
   clmp__shape in, out;
   int named;   /* the spec gave it a "name" */

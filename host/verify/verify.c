@@ -123,7 +123,7 @@ clmp_status clmp__verify_run(clmp_ctx *dev, clmp_ctx *ref, const char *filter,
     return CLMP_FAIL(CLMP_ERR_INVALID_ARGUMENT, "clmp__verify_run: NULL argument");
   venv e = {dev, ref, emit, user, 0, VERIFY_SEED};
   const clmp__verify_case *tables[] = {clmp__verify_cases_elementwise, clmp__verify_cases_matrix,
-                                       clmp__verify_cases_reduce,      clmp__verify_cases_conv,
+                                       clmp__verify_cases_reduce, clmp__verify_cases_conv,
                                        clmp__verify_cases_layers};
   for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
     for (const clmp__verify_case *c = tables[t]; c->op; c++) {
